@@ -1,0 +1,155 @@
+"""``Headers``: a list of response header pairs with a case-insensitive mapping view.
+
+Drop-in for ``wsgiref.headers.Headers``: the same methods, the same sharing of the
+list it is given, the same ``AssertionError`` for a name or value that is not a
+``str``. Beyond it, every way a header enters is checked against RFC 9110 and
+``str()``/``bytes()`` re-check the whole block, so nothing that could split or end the
+header block early (CR, LF, NUL, other controls, a name that is not a token) can reach
+the wire, also when the shared list was changed behind the object's back.
+"""
+
+import re
+from typing import overload
+
+from wsgi_headers._syntax import FORBIDDEN_IN_VALUE, TOKEN, check_field_name, check_field_value
+
+# Characters that force a MIME parameter value into quotes (as in ``wsgiref.headers``).
+tspecials = re.compile(r'[ \(\)<>@,;:\\"/\[\]\?=]')
+
+_HeaderList = list[tuple[str, str]]
+
+_well_formed_block = re.compile(
+    f"(?:{TOKEN}: (?:(?!{FORBIDDEN_IN_VALUE}).)*\r\n)*\r\n", re.DOTALL
+).fullmatch
+
+
+def _require_str(value: object) -> str:
+    # The stdlib's check and message; raised explicitly so it survives ``python -O``.
+    if type(value) is not str:
+        raise AssertionError(f"Header names/values must be of type str (got {value!r})")
+    return value
+
+
+def _checked(name: str, value: str) -> tuple[str, str]:
+    return check_field_name(_require_str(name)), check_field_value(_require_str(value), name)
+
+
+def _format_param(param: str, value: str | None) -> str:
+    # Always quoted, as wsgiref's add_header does; backslash and quote escaped.
+    if value:
+        escaped = value.replace("\\", "\\\\").replace('"', r"\"")
+        return f'{param}="{escaped}"'
+    return param
+
+
+class Headers:
+    """Manage a collection of HTTP response headers.
+
+    *headers* must be a ``list`` of ``(name, value)`` string pairs (else
+    ``TypeError``). The list is used in place, not copied: changes through this object
+    show in it. Names are tokens (RFC 9110 section 5.6.2); values carry no control
+    character but HTAB (section 5.5); anything else raises ``ValueError``.
+    """
+
+    def __init__(self, headers: _HeaderList | None = None) -> None:
+        headers = headers if headers is not None else []
+        if type(headers) is not list:
+            raise TypeError("Headers must be a list of name/value tuples")
+        for name, value in headers:
+            _checked(name, value)
+        self._headers = headers
+
+    def __len__(self) -> int:
+        """Return the total number of headers, including duplicates."""
+        return len(self._headers)
+
+    def __setitem__(self, name: str, val: str) -> None:
+        """Set the value of a header, replacing every earlier one of that name."""
+        pair = _checked(name, val)
+        del self[name]
+        self._headers.append(pair)
+
+    def __delitem__(self, name: str) -> None:
+        """Delete all occurrences of a header; a missing header is no error."""
+        name = _require_str(name.lower())
+        self._headers[:] = [kv for kv in self._headers if kv[0].lower() != name]
+
+    def __getitem__(self, name: str) -> str | None:
+        """Return the first value for *name*, or ``None`` if it is missing."""
+        return self.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        """Return true if a header named *name* is present."""
+        return self.get(name) is not None
+
+    def get_all(self, name: str) -> list[str]:
+        """Return every value for *name* in list order (``[]`` if none)."""
+        name = _require_str(name.lower())
+        return [v for k, v in self._headers if k.lower() == name]
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    @overload
+    def get(self, name: str, default: str | None = None) -> str | None: ...
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Return the first value for *name*, or *default* if it is missing."""
+        name = _require_str(name.lower())
+        for k, v in self._headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def keys(self) -> list[str]:
+        """Return all header names in list order, duplicates included."""
+        return [k for k, _ in self._headers]
+
+    def values(self) -> list[str]:
+        """Return all header values in list order, duplicates included."""
+        return [v for _, v in self._headers]
+
+    def items(self) -> _HeaderList:
+        """Return a copy of the ``(name, value)`` list."""
+        return self._headers[:]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._headers!r})"
+
+    def __str__(self) -> str:
+        """Return the header block, each field ending in CRLF, then a blank line.
+
+        Raises ``ValueError`` if the shared list now holds a malformed header.
+        """
+        block = "".join([f"{k}: {v}\r\n" for k, v in self._headers]) + "\r\n"
+        if _well_formed_block(block) is None:
+            for name, value in self._headers:
+                _checked(name, value)
+        return block
+
+    def __bytes__(self) -> bytes:
+        """Return ``str(self)`` encoded as ISO-8859-1, the wire form."""
+        return str(self).encode("iso-8859-1")
+
+    def setdefault(self, name: str, value: str) -> str:
+        """Return the first value for *name*; if there is none, add *value* and
+        return it."""
+        result = self.get(name)
+        if result is None:
+            self._headers.append(_checked(name, value))
+            return value
+        return result
+
+    def add_header(self, _name: str, _value: str | None, **_params: str | None) -> None:
+        """Add a header with optional MIME parameters.
+
+        Each keyword becomes a parameter, underscores turned to dashes: ``key="value"``
+        (quoted and escaped), or a bare ``key`` when the value is ``None``. Example::
+
+            h.add_header("content-disposition", "attachment", filename="bud.gif")
+        """
+        parts = []
+        if _value is not None:
+            parts.append(_require_str(_value))
+        for key, value in _params.items():
+            param = check_field_name(_require_str(key).replace("_", "-"))
+            parts.append(param if value is None else _format_param(param, _require_str(value)))
+        self._headers.append(_checked(_name, "; ".join(parts)))

@@ -1,0 +1,26 @@
+"""Environ helpers, ``FileWrapper`` and the PEP 3333 types: ``wsgiref.util``, typed.
+
+Every name here matches Python 3.11's ``wsgiref.util`` in signature and behaviour;
+``wsgi_util.types`` matches ``wsgiref.types``.
+"""
+
+from wsgi_util._environ import (
+    application_uri,
+    guess_scheme,
+    request_uri,
+    setup_testing_defaults,
+    shift_path_info,
+)
+from wsgi_util._file_wrapper import FileWrapper
+from wsgi_util._hop_by_hop import HOP_BY_HOP_HEADERS, is_hop_by_hop
+
+__all__ = [
+    "HOP_BY_HOP_HEADERS",
+    "FileWrapper",
+    "application_uri",
+    "guess_scheme",
+    "is_hop_by_hop",
+    "request_uri",
+    "setup_testing_defaults",
+    "shift_path_info",
+]
