@@ -1,0 +1,1 @@
+"""wsgiref's CGI handlers (CGIHandler, IISCGIHandler, read_environ), typed and hardened."""
