@@ -2,25 +2,21 @@
 
 Drop-in for ``wsgiref.headers.Headers``: the same methods, the same sharing of the
 list it is given, the same ``AssertionError`` for a name or value that is not a
-``str``. Beyond it, every way a header enters is checked against RFC 9110 and
-``str()``/``bytes()`` re-check the whole block, so nothing that could split or end the
-header block early (CR, LF, NUL, other controls, a name that is not a token) can reach
+``str``. Beyond it, every way a header enters is checked against RFC 9110, and
+``str()``/``bytes()`` check every pair again, so nothing that could split or end the
+header block early (CR, LF, NUL, other controls, a name that is not a token) reaches
 the wire, also when the shared list was changed behind the object's back.
 """
 
 import re
 from typing import overload
 
-from wsgi_headers._syntax import FORBIDDEN_IN_VALUE, TOKEN, check_field_name, check_field_value
+from wsgi_headers._syntax import check_field_name, check_field_value, valid_names
 
 # Characters that force a MIME parameter value into quotes (as in ``wsgiref.headers``).
 tspecials = re.compile(r'[ \(\)<>@,;:\\"/\[\]\?=]')
 
 _HeaderList = list[tuple[str, str]]
-
-_well_formed_block = re.compile(
-    f"(?:{TOKEN}: (?:(?!{FORBIDDEN_IN_VALUE}).)*\r\n)*\r\n", re.DOTALL
-).fullmatch
 
 
 def _require_str(value: object) -> str:
@@ -31,6 +27,10 @@ def _require_str(value: object) -> str:
 
 
 def _checked(name: str, value: str) -> tuple[str, str]:
+    """Return the pair if it is well-formed; raise ``AssertionError`` for a non-str,
+    ``ValueError`` for bad syntax."""
+    if name in valid_names and type(value) is str and value.isprintable():
+        return name, value  # the fast path: a known name and a plain value
     return check_field_name(_require_str(name)), check_field_value(_require_str(value), name)
 
 
@@ -56,7 +56,8 @@ class Headers:
         if type(headers) is not list:
             raise TypeError("Headers must be a list of name/value tuples")
         for name, value in headers:
-            _checked(name, value)
+            if name not in valid_names or type(value) is not str or not value.isprintable():
+                _checked(name, value)  # the slow path: raises, or accepts a tab, say
         self._headers = headers
 
     def __len__(self) -> int:
@@ -66,13 +67,15 @@ class Headers:
     def __setitem__(self, name: str, val: str) -> None:
         """Set the value of a header, replacing every earlier one of that name."""
         pair = _checked(name, val)
-        del self[name]
+        lowered = name.lower()
+        self._headers[:] = [kv for kv in self._headers if kv[0].lower() != lowered]
         self._headers.append(pair)
 
     def __delitem__(self, name: str) -> None:
         """Delete all occurrences of a header; a missing header is no error."""
-        name = _require_str(name.lower())
-        self._headers[:] = [kv for kv in self._headers if kv[0].lower() != name]
+        if type(lowered := name.lower()) is not str:
+            _require_str(lowered)
+        self._headers[:] = [kv for kv in self._headers if kv[0].lower() != lowered]
 
     def __getitem__(self, name: str) -> str | None:
         """Return the first value for *name*, or ``None`` if it is missing."""
@@ -84,8 +87,9 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """Return every value for *name* in list order (``[]`` if none)."""
-        name = _require_str(name.lower())
-        return [v for k, v in self._headers if k.lower() == name]
+        if type(lowered := name.lower()) is not str:
+            _require_str(lowered)
+        return [v for k, v in self._headers if k.lower() == lowered]
 
     @overload
     def get(self, name: str, default: str) -> str: ...
@@ -93,9 +97,10 @@ class Headers:
     def get(self, name: str, default: str | None = None) -> str | None: ...
     def get(self, name: str, default: str | None = None) -> str | None:
         """Return the first value for *name*, or *default* if it is missing."""
-        name = _require_str(name.lower())
+        if type(lowered := name.lower()) is not str:
+            _require_str(lowered)
         for k, v in self._headers:
-            if k.lower() == name:
+            if k.lower() == lowered:
                 return v
         return default
 
@@ -119,11 +124,18 @@ class Headers:
 
         Raises ``ValueError`` if the shared list now holds a malformed header.
         """
-        block = "".join([f"{k}: {v}\r\n" for k, v in self._headers]) + "\r\n"
-        if _well_formed_block(block) is None:
-            for name, value in self._headers:
-                _checked(name, value)
-        return block
+        pairs = self._headers
+        # One pass formats the known-good pairs; if any pair was left out, the full
+        # check below either raises or accepts it (an allowed tab, say).
+        lines = [
+            f"{k}: {v}\r\n"
+            for k, v in pairs
+            if k in valid_names and type(v) is str and v.isprintable()
+        ]
+        if len(lines) != len(pairs):
+            lines = [f"{k}: {v}\r\n" for k, v in (_checked(k, v) for k, v in pairs)]
+        lines.append("\r\n")
+        return "".join(lines)
 
     def __bytes__(self) -> bytes:
         """Return ``str(self)`` encoded as ISO-8859-1, the wire form."""
@@ -148,8 +160,12 @@ class Headers:
         """
         parts = []
         if _value is not None:
-            parts.append(_require_str(_value))
+            parts.append(_value if type(_value) is str else _require_str(_value))
         for key, value in _params.items():
-            param = check_field_name(_require_str(key).replace("_", "-"))
+            param = check_field_name(key.replace("_", "-"))
             parts.append(param if value is None else _format_param(param, _require_str(value)))
-        self._headers.append(_checked(_name, "; ".join(parts)))
+        joined = "; ".join(parts)
+        if _name in valid_names and joined.isprintable():
+            self._headers.append((_name, joined))
+        else:
+            self._headers.append(_checked(_name, joined))

@@ -23,8 +23,8 @@ def application_uri(environ: WSGIEnvironment) -> str:
     unless it is the scheme's default. ``SCRIPT_NAME`` is percent-quoted as latin-1
     (PEP 3333 "native strings"); an empty one becomes ``/``.
     """
-    scheme = environ["wsgi.url_scheme"]
-    host = environ.get("HTTP_HOST")
+    scheme: str = environ["wsgi.url_scheme"]
+    host: str = environ.get("HTTP_HOST") or ""
     if not host:
         host = environ["SERVER_NAME"]
         port = environ["SERVER_PORT"]
