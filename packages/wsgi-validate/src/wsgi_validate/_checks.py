@@ -1,0 +1,324 @@
+"""The checks on environ, the status and the headers, in the stdlib's order.
+
+Each public ``check_*`` function is ``wsgiref.validate``'s, same signature and
+messages, raising ``AssertionError`` explicitly (never ``assert``). Each has a private
+twin taking the request's ``_Exchange``, which is what the validator calls: there a
+broken rule may be recorded instead of raised, so the code after every ``fail`` must
+go on safely.
+
+Rules the stdlib does not check run after the stdlib's checks of the same phase, so
+that whenever the stdlib raises, the first message raised here is the same one.
+"""
+
+import re
+from typing import Any
+
+from wsgi_util import HOP_BY_HOP_HEADERS
+
+from wsgi_validate._context import STDLIB_EXCHANGE, STDLIB_POLICY, _Exchange
+
+# RFC 9110 section 5.6.2: token = 1*tchar; tchar = "!" / "#" / "$" / "%" / "&" / "'" /
+# "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+_TCHAR = r"[-!#$%&'*+.^_`|~0-9A-Za-z]"
+
+header_re = re.compile(r"^[a-zA-Z]" + _TCHAR + r"*$")
+"""Header names by default: a letter, then RFC 9110 token characters.
+
+The stdlib allows only letters, digits, ``-`` and ``_`` after the letter, refusing
+valid names such as ``X.Trace`` or ``X-Ok!``; those are accepted here.
+"""
+
+_token_re = re.compile(_TCHAR + r"+")
+"""Header names with ``strict_stdlib=False``: any RFC 9110 token (RFC 9110 §5.1)."""
+
+# RFC 9110 section 5.5: field-value = *field-content, with SP and HTAB allowed inside;
+# every other control character, DEL included, is refused. The stdlib refuses HTAB
+# (a false positive) and lets DEL through.
+bad_header_value_re = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""A character not allowed in a header value or a status line."""
+
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PATCH", "PUT", "DELETE", "TRACE"})
+_REQUIRED_KEYS = (
+    "REQUEST_METHOD",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "wsgi.version",
+    "wsgi.input",
+    "wsgi.errors",
+    "wsgi.multithread",
+    "wsgi.multiprocess",
+    "wsgi.run_once",
+)
+_INPUT_ATTRIBUTES = ("read", "readline", "readlines", "__iter__")
+_ERRORS_ATTRIBUTES = ("flush", "write", "writelines")
+_NO_MESSAGE_BODY = (204, 304)
+
+
+def assert_(cond: object, *args: object) -> None:
+    """Raise ``AssertionError(*args)`` unless *cond* is true (holds under ``-O``)."""
+    if not cond:
+        raise AssertionError(*args)
+
+
+def check_string_type(value: Any, title: str) -> str:
+    """Return *value* if it is exactly a ``str``; raise ``AssertionError`` otherwise."""
+    if type(value) is str:
+        return value
+    raise AssertionError(f"{title} must be of type str (got {value!r})")
+
+
+# -- environ -------------------------------------------------------------------------
+
+
+def check_environ(environ: Any) -> None:
+    """Check the environ dict a server passes (PEP 3333 "environ Variables")."""
+    _check_environ(environ, _Exchange(STDLIB_POLICY))
+
+
+def _check_environ(environ: Any, ex: _Exchange) -> None:  # noqa: PLR0912
+    if type(environ) is not dict:
+        ex.fail("environ-type", type(environ), environ)
+        if not isinstance(environ, dict):
+            return
+    for key in _REQUIRED_KEYS:
+        if key not in environ:
+            ex.fail("environ-required-key", key)
+    for key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+        if key in environ:
+            ex.fail("environ-http-content-header", key, key[5:])
+    policy = ex.policy
+    if policy.strict and "QUERY_STRING" not in environ:
+        ex.fail("environ-query-string")
+    for key, value in environ.items():
+        # Keys with a dot are extensions: their values may be of any type.
+        if type(value) is not str and "." not in key:
+            ex.fail("environ-value-type", key, type(value), value)
+
+    version = environ.get("wsgi.version")
+    if type(version) is not tuple and "wsgi.version" in environ:
+        ex.fail("environ-wsgi-version", version)
+    if "wsgi.url_scheme" not in environ:
+        # The stdlib fails here with KeyError('wsgi.url_scheme').
+        ex.fail("environ-required-key", "wsgi.url_scheme")
+    elif environ["wsgi.url_scheme"] not in ("http", "https"):
+        ex.fail("environ-url-scheme", environ["wsgi.url_scheme"])
+    if "wsgi.input" in environ:
+        _check_input(environ["wsgi.input"], ex)
+    if "wsgi.errors" in environ:
+        _check_errors(environ["wsgi.errors"], ex)
+
+    method = environ.get("REQUEST_METHOD")
+    if policy.strict and method not in _KNOWN_METHODS and "REQUEST_METHOD" in environ:
+        ex.fail("environ-request-method", method)
+    ex.head = method == "HEAD"
+
+    script_name = environ.get("SCRIPT_NAME")
+    if script_name and type(script_name) is str and not script_name.startswith("/"):
+        ex.fail("environ-script-name", script_name)
+    path_info = environ.get("PATH_INFO")
+    if path_info and type(path_info) is str and not path_info.startswith("/"):
+        ex.fail("environ-path-info", path_info)
+    content_length = environ.get("CONTENT_LENGTH")
+    if content_length:
+        try:
+            length = int(content_length)
+        except (TypeError, ValueError):  # the stdlib lets ValueError escape here
+            length = -1
+        if length < 0:
+            ex.fail("environ-content-length", content_length)
+        else:
+            ex.input_left = length
+    if not script_name and "PATH_INFO" not in environ:
+        ex.fail("environ-path-required")
+    if script_name == "/":
+        ex.fail("environ-script-name-root")
+
+
+def check_input(wsgi_input: Any) -> None:
+    """Check that ``wsgi.input`` has the methods PEP 3333 requires."""
+    _check_input(wsgi_input, STDLIB_EXCHANGE)
+
+
+def _check_input(wsgi_input: Any, ex: _Exchange) -> None:
+    for attr in _INPUT_ATTRIBUTES:
+        if not hasattr(wsgi_input, attr):
+            ex.fail("input-attribute", wsgi_input, attr)
+
+
+def check_errors(wsgi_errors: Any) -> None:
+    """Check that ``wsgi.errors`` has the methods PEP 3333 requires."""
+    _check_errors(wsgi_errors, STDLIB_EXCHANGE)
+
+
+def _check_errors(wsgi_errors: Any, ex: _Exchange) -> None:
+    for attr in _ERRORS_ATTRIBUTES:
+        if not hasattr(wsgi_errors, attr):
+            ex.fail("errors-attribute", wsgi_errors, attr)
+
+
+# -- start_response --------------------------------------------------------------------
+
+
+def check_status(status: Any) -> None:
+    """Check the status string given to ``start_response`` (stdlib rules)."""
+    _check_status(status, STDLIB_EXCHANGE)
+
+
+def _check_status(status: Any, ex: _Exchange) -> int | None:
+    """Apply the stdlib's status checks; return the status code, or None if unusable."""
+    if type(status) is not str:
+        ex.fail("status-type", "Status", status)
+        return None
+    parts = status.split(None, 1)
+    status_code = parts[0] if parts else ""
+    if len(status_code) != 3:
+        ex.fail("status-code-length", status_code)
+    try:
+        code = int(status_code)
+    except ValueError:  # the stdlib lets ValueError escape here
+        ex.fail("status-code-integer", status_code)
+        return None
+    if code < 100:
+        ex.fail("status-code-range", code)
+    if len(status) < 4 or status[3] != " ":
+        ex.fail("status-format", status)
+    return code
+
+
+def _check_status_syntax(status: str, code: int, ex: _Exchange) -> None:
+    """The status rules the stdlib misses: code at most 599, no control characters."""
+    code_text = status[:3]
+    if not (code_text.isascii() and code_text.isdigit()):
+        # int() also takes "+20", "1_0", " 20" and non-ASCII digits.
+        ex.fail("status-code-integer", code_text)
+    elif code > 599:
+        ex.fail("status-code-range", code)
+    bad = bad_header_value_re.search(status)
+    if bad is not None:
+        ex.fail("status-control-char", status, bad.group(0))
+
+
+def check_headers(headers: Any) -> None:
+    """Check the response headers given to ``start_response`` (stdlib rules)."""
+    _check_headers(headers, STDLIB_EXCHANGE)
+
+
+def _check_headers(  # noqa: PLR0912
+    headers: Any, ex: _Exchange
+) -> tuple[str | None, list[str] | None]:
+    """Apply the stdlib's header checks in its order.
+
+    Return what the later checks need: the first hop-by-hop header name, and the
+    Content-Length values (None when there is none).
+    """
+    hop_by_hop: str | None = None
+    lengths: list[str] | None = None
+    if type(headers) is not list:
+        ex.fail("headers-type", headers, type(headers))
+        if not isinstance(headers, list | tuple):
+            return hop_by_hop, lengths
+    strict = ex.policy.strict
+    name_re = header_re if strict else _token_re
+    for item in headers:
+        if type(item) is not tuple:
+            ex.fail("header-item-type", item, type(item))
+            if not isinstance(item, tuple | list):
+                continue
+        if len(item) != 2:
+            ex.fail("header-item-length")
+            continue
+        name, value = item
+        if type(name) is not str:
+            ex.fail("header-type", "Header name", name)
+            name = None
+        if type(value) is not str:
+            ex.fail("header-type", "Header value", value)
+            value = None
+        if name is not None:
+            lower = name.lower()
+            if lower == "status":
+                ex.fail("header-status", value)
+            if "\n" in name or ":" in name:
+                ex.fail("header-name-newline-colon", name)
+            if name_re.fullmatch(name) is None:
+                ex.fail("header-name-syntax", name)
+            if strict and name.endswith(("-", "_")):
+                ex.fail("header-name-ending", name)
+            if lower in HOP_BY_HOP_HEADERS and hop_by_hop is None:
+                hop_by_hop = name
+            if lower == "content-length" and value is not None:
+                if lengths is None:
+                    lengths = [value]
+                else:
+                    lengths.append(value)
+        if value is not None:
+            bad = bad_header_value_re.search(value)
+            if bad is not None:
+                ex.fail("header-value-control-char", value, bad.group(0))
+    return hop_by_hop, lengths
+
+
+def check_content_type(status: Any, headers: Any) -> None:
+    """Check that Content-Type is given exactly when the status allows content."""
+    status = check_string_type(status, "Status")
+    code = int(status.split(None, 1)[0])
+    for name, _value in headers:
+        check_string_type(name, "Header name")
+    _check_content_type(code, headers, STDLIB_EXCHANGE)
+
+
+def _check_content_type(code: int, headers: Any, ex: _Exchange) -> None:
+    for item in headers:
+        if (
+            type(item) is tuple
+            and len(item) == 2
+            and type(item[0]) is str
+            and item[0].lower() == "content-type"
+        ):
+            if code in _NO_MESSAGE_BODY:
+                ex.fail("content-type-forbidden", code)
+            return
+    if code not in _NO_MESSAGE_BODY:
+        ex.fail("content-type-missing", headers)
+
+
+def check_exc_info(exc_info: Any) -> None:
+    """Check that *exc_info* is None or a tuple."""
+    _check_exc_info(exc_info, STDLIB_EXCHANGE)
+
+
+def _check_exc_info(exc_info: Any, ex: _Exchange) -> None:
+    if exc_info is not None and type(exc_info) is not tuple:
+        ex.fail("exc-info-type", exc_info, type(exc_info))
+
+
+def _check_content_length(lengths: list[str], ex: _Exchange) -> int | None:
+    """Return the declared body length, or None (after a failure) if there is none."""
+    declared: int | None = None
+    for value in lengths:
+        if not (value.isascii() and value.isdigit()):
+            ex.fail("content-length-syntax", value)
+            return None
+        if declared is not None and int(value) != declared:
+            ex.fail("content-length-syntax", ", ".join(lengths))
+            return None
+        declared = int(value)
+    return declared
+
+
+# -- the application's return value ------------------------------------------------------
+
+
+def check_iterator(iterator: Any) -> None:
+    """Check that the application did not return a str or bytes object."""
+    _check_iterator(iterator, STDLIB_EXCHANGE)
+
+
+def _check_iterator(iterator: Any, ex: _Exchange) -> bool:
+    """Return false if *iterator* is a string (after failing)."""
+    # A bytestring is legal as an iterable, which is why it is a really bad idea: the
+    # response goes out one byte at a time.
+    if isinstance(iterator, str | bytes):
+        ex.fail("app-return-string")
+        return False
+    return True

@@ -1,0 +1,210 @@
+"""The objects the validator puts between the server and the application.
+
+Same classes, constructors, attributes and messages as ``wsgiref.validate``. Built by
+``validator()`` they also carry the request's ``_Exchange`` (``_exchange``), which
+adds the checks that need the whole request: reading past CONTENT_LENGTH, the body
+length against Content-Length, bodies where none is allowed.
+"""
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from wsgi_validate._context import STDLIB_EXCHANGE, _Exchange
+
+
+class InputWrapper:
+    """Wraps ``wsgi.input``: read methods take at most one argument, return bytes."""
+
+    _exchange: _Exchange = STDLIB_EXCHANGE
+
+    def __init__(self, wsgi_input: Any) -> None:
+        """Wrap the server's *wsgi_input* stream."""
+        self.input = wsgi_input
+
+    def _check_size(self, args: tuple[Any, ...], ex: _Exchange) -> None:
+        left = ex.input_left
+        if left is not None and args:
+            size = args[0]
+            if type(size) is int and size > left:
+                ex.fail("input-past-content-length", size, left)
+
+    def read(self, *args: Any) -> bytes:
+        """Read from the stream; exactly one argument (the size) unless relaxed."""
+        ex = self._exchange
+        if len(args) != 1:
+            if args:
+                ex.fail("input-arguments")
+            elif ex.policy.strict:
+                ex.fail("input-read-size")
+        if ex.input_left is not None:
+            self._check_size(args, ex)
+        v = self.input.read(*args)
+        if type(v) is not bytes:
+            ex.fail("input-return-type")
+        elif ex.input_left is not None:
+            ex.input_left = max(ex.input_left - len(v), 0)
+        return v  # type: ignore[no-any-return]
+
+    def readline(self, *args: Any) -> bytes:
+        """Read one line; at most one argument (the size limit)."""
+        ex = self._exchange
+        if len(args) > 1:
+            ex.fail("input-arguments")
+        if ex.input_left is not None:
+            self._check_size(args, ex)
+        v = self.input.readline(*args)
+        if type(v) is not bytes:
+            ex.fail("input-return-type")
+        elif ex.input_left is not None:
+            ex.input_left = max(ex.input_left - len(v), 0)
+        return v  # type: ignore[no-any-return]
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        """Read every line; at most one argument (the hint)."""
+        ex = self._exchange
+        if len(args) > 1:
+            ex.fail("input-arguments")
+        lines = self.input.readlines(*args)
+        if type(lines) is not list:
+            ex.fail("input-return-type")
+            return lines  # type: ignore[no-any-return]
+        for line in lines:
+            if type(line) is not bytes:
+                ex.fail("input-return-type")
+            elif ex.input_left is not None:
+                ex.input_left = max(ex.input_left - len(line), 0)
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Iterate over the lines, through ``readline()``."""
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    def close(self) -> None:
+        """Fail: the application must not close ``wsgi.input``."""
+        self._exchange.fail("input-close")
+
+
+class ErrorWrapper:
+    """Wraps ``wsgi.errors``: writes take str; the application never closes it."""
+
+    _exchange: _Exchange = STDLIB_EXCHANGE
+
+    def __init__(self, wsgi_errors: Any) -> None:
+        """Wrap the server's *wsgi_errors* stream."""
+        self.errors = wsgi_errors
+
+    def write(self, s: Any) -> None:
+        """Write *s*, which must be a ``str``."""
+        if type(s) is not str:
+            self._exchange.fail("errors-write-type")
+        self.errors.write(s)
+
+    def flush(self) -> None:
+        """Flush the stream."""
+        self.errors.flush()
+
+    def writelines(self, seq: Iterable[Any]) -> None:
+        """Write each item of *seq* through ``write()``."""
+        for line in seq:
+            self.write(line)
+
+    def close(self) -> None:
+        """Fail: the application must not close ``wsgi.errors``."""
+        self._exchange.fail("errors-close")
+
+
+class WriteWrapper:
+    """Wraps the ``write()`` callable ``start_response`` returns: it takes bytes."""
+
+    _exchange: _Exchange = STDLIB_EXCHANGE
+
+    def __init__(self, wsgi_writer: Callable[[bytes], object]) -> None:
+        """Wrap the server's *wsgi_writer*."""
+        self.writer = wsgi_writer
+
+    def __call__(self, s: bytes) -> None:
+        """Check and write *s*; a ``write()`` call sends the headers (PEP 3333)."""
+        ex = self._exchange
+        if type(s) is not bytes:
+            ex.fail("write-type")
+        elif s:
+            ex.on_body(len(s))
+        else:
+            ex.headers_sent = True
+        self.writer(s)
+
+
+class PartialIteratorWrapper:
+    """Wraps an iterable so that ``__iter__`` has to be called on it."""
+
+    def __init__(self, wsgi_iterator: Any) -> None:
+        """Wrap *wsgi_iterator*."""
+        self.iterator = wsgi_iterator
+
+    def __iter__(self) -> "IteratorWrapper":
+        """Return an ``IteratorWrapper`` over the wrapped iterable."""
+        # We want to make sure __iter__ is called
+        return IteratorWrapper(self.iterator, None)
+
+
+class IteratorWrapper:
+    """Wraps the application's iterable: bytes items, start_response first, closed."""
+
+    _exchange: _Exchange = STDLIB_EXCHANGE
+
+    def __init__(self, wsgi_iterator: Any, check_start_response: Any) -> None:
+        """Wrap *wsgi_iterator*; *check_start_response* is falsy until it is called.
+
+        Pass None for *check_start_response* to skip that check.
+        """
+        self.closed = False  # first, so that __del__ works if iter() fails
+        self.original_iterator = wsgi_iterator
+        self.iterator = iter(wsgi_iterator)
+        self.check_start_response = check_start_response
+
+    def __iter__(self) -> "IteratorWrapper":
+        """Return self."""
+        return self
+
+    def __next__(self) -> bytes:
+        """Return the application's next body bytes, checked."""
+        ex = self._exchange
+        if self.closed:
+            ex.fail("iterator-read-after-close")
+        try:
+            v = next(self.iterator)
+        except StopIteration:
+            ex.on_body_end()
+            raise
+        if type(v) is not bytes:
+            ex.fail("iterator-item-type", v)
+        if self.check_start_response is not None:
+            if not self.check_start_response:
+                ex.fail("iterator-before-start-response")
+            self.check_start_response = None
+        if v and type(v) is bytes:
+            ex.on_body(len(v))
+        return v  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Close the iterator, and the application's iterable if it can be."""
+        self.closed = True
+        if hasattr(self.original_iterator, "close"):
+            self.original_iterator.close()
+
+    def __del__(self) -> None:
+        """Fail if the server never closed the iterator (printed, it cannot raise)."""
+        if self.closed:
+            return
+        ex = self._exchange
+        policy = ex.policy
+        if not policy.strict and not hasattr(self.original_iterator, "close"):
+            return  # PEP 3333 asks for close() only when the iterable has one
+        if policy.raises("iterator-not-closed"):
+            sys.stderr.write("Iterator garbage collected without being closed")
+        ex.fail("iterator-not-closed")
