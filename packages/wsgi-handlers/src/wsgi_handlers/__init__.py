@@ -1,1 +1,50 @@
-"""wsgiref.handlers' gateway base classes, typed and hardened, with HTTP/1.1 responses and sendfile."""
+"""The gateway base classes of ``wsgiref.handlers``, typed and hardened.
+
+Drop-in names (Python 3.11 signatures and behaviour):
+
+* ``BaseHandler``: runs one WSGI application for one request; subclass it for any
+  gateway (override ``_write``, ``_flush``, ``get_stdin``, ``get_stderr``,
+  ``add_cgi_vars``).
+* ``SimpleHandler(stdin, stdout, stderr, environ, multithread=True,
+  multiprocess=False)``: a handler over given streams, for origin servers.
+* ``BaseCGIHandler``: the same with ``origin_server = False`` (``Status:`` header).
+* ``format_date_time(timestamp)``: an HTTP date, e.g. ``"Thu, 01 Jan 1970 00:00:00 GMT"``.
+* ``read_environ()``: ``os.environ`` transcoded for WSGI (also in ``wsgi_cgi``).
+
+Beyond the stdlib:
+
+* ``BoundedInput(stream, length=None)``: a ``wsgi.input`` that reports EOF after
+  *length* bytes (``None``: at the end of *stream*); ``read()``, ``read(n)``,
+  ``readline(size)``, ``readlines(hint)`` and iteration.
+* ``http_version = "1.1"`` on a handler (with ``origin_server`` true): the status
+  line says ``HTTP/1.1``; ``HEAD`` requests and 1xx/204/304 responses get no body
+  (and no automatic ``Content-Length``; an application's ``Content-Length`` is
+  dropped for 1xx/204); a response of unknown length to an ``HTTP/1.1`` request
+  (``environ["SERVER_PROTOCOL"]``) is sent with ``Transfer-Encoding: chunked``.
+  The default stays ``"1.0"``: the stdlib's bytes.
+* ``BaseHandler.close_connection``: after ``run()``, true when the connection
+  cannot carry another response (body delimited by closing, length mismatch,
+  error after the headers, client gone). It is set while the headers are sent, so
+  a server's ``cleanup_headers`` override can read it after calling the base.
+* ``start_response`` checks that hold under ``python -O``, before anything is
+  stored or written; a client disconnect ends the request quietly (one
+  ``logging`` debug line on the ``"wsgi_handlers"`` logger); the application's
+  iterable is closed exactly once; ``SimpleHandler.sendfile`` uses ``os.sendfile``.
+* ``CLIENT_DISCONNECTS``: the exception types treated as a client that went away.
+"""
+
+from wsgi_handlers._base import CLIENT_DISCONNECTS, BaseHandler
+from wsgi_handlers._date import format_date_time
+from wsgi_handlers._environ import read_environ
+from wsgi_handlers._input import BoundedInput
+from wsgi_handlers._simple import BaseCGIHandler, SimpleHandler
+
+__all__ = [
+    "CLIENT_DISCONNECTS",
+    "BaseCGIHandler",
+    "BaseHandler",
+    "BoundedInput",
+    "SimpleHandler",
+    "format_date_time",
+    "read_environ",
+]

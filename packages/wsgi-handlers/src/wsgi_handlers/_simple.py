@@ -1,0 +1,169 @@
+"""``SimpleHandler`` and ``BaseCGIHandler``: a handler over a given set of streams."""
+
+import os
+import select
+import stat
+import warnings
+from typing import Any, Protocol
+
+from wsgi_util.types import ErrorStream, InputStream
+
+from wsgi_handlers._base import BaseHandler
+
+_HAS_SENDFILE = hasattr(os, "sendfile") and hasattr(select, "poll")
+
+
+class _Output(Protocol):
+    def write(self, data: bytes, /) -> int | None: ...
+    def flush(self) -> object: ...
+
+
+class SimpleHandler(BaseHandler):
+    """Handler initialized with streams and an environ (``wsgiref.handlers.SimpleHandler``).
+
+    Meant for synchronous origin servers; it sends the whole response. Usage::
+
+        handler = SimpleHandler(inp, out, err, env, multithread=False, multiprocess=True)
+        handler.run(app)
+
+    ``stdout.write()`` should write each chunk in full, like ``io.BufferedIOBase``;
+    a partial write is retried until complete (with the stdlib's
+    ``DeprecationWarning``). When the application returns a ``wsgi.file_wrapper``
+    over a regular file and ``stdout`` is a socket, the file is sent with
+    ``os.sendfile`` (``Content-Length`` from ``os.fstat`` when the application set
+    none); anything else goes the ordinary read-and-write way.
+    """
+
+    sendfile_timeout_s: float | None = 60.0
+    """How long ``sendfile()`` waits for a non-blocking socket to become writable."""
+
+    def __init__(  # noqa: PLR0917 - the stdlib's signature
+        self,
+        stdin: InputStream,
+        stdout: _Output,
+        stderr: ErrorStream,
+        environ: dict[str, Any],
+        multithread: bool = True,
+        multiprocess: bool = False,
+    ) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.base_env = environ
+        self.wsgi_multithread = multithread
+        self.wsgi_multiprocess = multiprocess
+
+    def get_stdin(self) -> InputStream:
+        """Return the ``stdin`` given to the constructor."""
+        return self.stdin
+
+    def get_stderr(self) -> ErrorStream:
+        """Return the ``stderr`` given to the constructor."""
+        return self.stderr
+
+    def add_cgi_vars(self) -> None:
+        """Add the ``environ`` given to the constructor."""
+        self.environ.update(self.base_env)
+
+    def _write(self, data: bytes) -> None:
+        result = self.stdout.write(data)
+        if result is None or result == len(data):
+            return
+        warnings.warn(
+            "SimpleHandler.stdout.write() should not do partial writes",
+            DeprecationWarning,
+            stacklevel=1,
+        )
+        while True:
+            data = data[result:]
+            if not data:
+                break
+            result = self.stdout.write(data)
+            if result is None:
+                break
+
+    def _flush(self) -> None:
+        self.stdout.flush()
+        self._flush = self.stdout.flush  # type: ignore[method-assign, assignment]
+
+    def sendfile(self) -> bool:
+        """Send a ``wsgi.file_wrapper`` over a regular file with ``os.sendfile``.
+
+        Returns False (and changes nothing) unless the wrapped object has a
+        ``fileno()`` of a regular file and ``stdout`` has the ``fileno()`` of a
+        socket. ``bytes_sent`` is the number of bytes the kernel sent.
+        """
+        if not _HAS_SENDFILE or not self.status or self._chunked:
+            return False
+        target = self._sendfile_target()
+        if target is None:
+            return False
+        out_fd, in_fd, offset, size = target
+        count = max(size - offset, 0)
+        headers = self.headers
+        if not self.headers_sent:
+            if headers is not None and "Content-Length" not in headers:
+                headers["Content-Length"] = str(count)
+            self.send_headers()
+        if self._no_body:
+            return True
+        declared = self._declared_length
+        if declared is not None:
+            count = min(count, max(declared - self.bytes_sent, 0))
+        self._flush()
+        self.bytes_sent += self._send_file(out_fd, in_fd, offset, count)
+        if declared is not None and declared != self.bytes_sent:
+            self.close_connection = True
+        return True
+
+    def _sendfile_target(self) -> tuple[int, int, int, int] | None:
+        # (socket fd, file fd, file offset, file size), or None if not eligible.
+        filelike = getattr(self.result, "filelike", None)
+        try:
+            in_fd = filelike.fileno()  # type: ignore[union-attr]
+            out_fd = self.stdout.fileno()  # type: ignore[attr-defined]
+            if not stat.S_ISSOCK(os.fstat(out_fd).st_mode):
+                return None
+            in_stat = os.fstat(in_fd)
+            offset = filelike.tell()  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError, TypeError):
+            return None
+        if not stat.S_ISREG(in_stat.st_mode) or type(offset) is not int:
+            return None
+        return out_fd, in_fd, offset, in_stat.st_size
+
+    def _send_file(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        sent = 0
+        poller: select.poll | None = None
+        while sent < count:
+            try:
+                n = os.sendfile(out_fd, in_fd, offset + sent, count - sent)
+            except BlockingIOError:
+                # A socket with a timeout is non-blocking underneath: wait for room.
+                if poller is None:
+                    poller = select.poll()
+                    poller.register(out_fd, select.POLLOUT)
+                timeout = self.sendfile_timeout_s
+                if not poller.poll(None if timeout is None else timeout * 1000):
+                    raise TimeoutError(f"sendfile: socket not writable for {timeout} s") from None
+                continue
+            if n == 0:  # the file shrank under us
+                break
+            sent += n
+        return sent
+
+
+class BaseCGIHandler(SimpleHandler):
+    """CGI-like systems using input/output/error streams and an environ mapping.
+
+    Usage::
+
+        handler = BaseCGIHandler(inp, out, err, env)
+        handler.run(app)
+
+    For gateway protocols like ReadyExec and FastCGI, and the base of
+    ``wsgi_cgi.CGIHandler``. ``origin_server`` is False, so the status goes out as
+    a ``Status:`` header; ``wsgi.run_once`` is False.
+    """
+
+    origin_server = False
