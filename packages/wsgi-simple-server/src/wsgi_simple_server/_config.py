@@ -1,0 +1,68 @@
+"""Every limit and timeout of the server, typed, with its default and unit in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Limits, timeouts and pool size of the HTTP/1.1 server.
+
+    Sizes are in bytes, durations in seconds. The defaults of the three head limits
+    are the standard library's (a request line of 65,536 bytes, 100 header fields),
+    so a request ``wsgiref.simple_server`` accepts is accepted here too.
+
+    :param max_request_line_bytes: longest request line, its CRLF included; a longer
+        one is answered ``414 Request-URI Too Long``.
+    :param max_header_count: most header fields in one request (``431``).
+    :param max_header_bytes: most bytes of the header section, line endings included
+        (``431``); a single field line longer than this is refused as soon as it is seen.
+    :param max_body_bytes: largest request body, whatever its framing (``413``).
+    :param max_drain_bytes: how much of a body the application did not read is read and
+        discarded to keep the connection; past this the connection is closed instead.
+    :param max_connections: open connections at most; more are accepted and closed.
+    :param threads: worker threads that parse requests and run the application.
+    :param header_timeout_s: time a client has to send a whole request head, counted
+        from the connection's opening or from the first byte of a following request.
+    :param idle_timeout_s: how long a keep-alive connection may wait for its next request.
+    :param body_timeout_s: longest wait for the next bytes of a request body.
+    :param send_timeout_s: longest wait for the client to take the next bytes of a response.
+    :param shutdown_timeout_s: how long a graceful shutdown waits for requests in flight.
+    :param expect_continue_eager: send ``100 Continue`` as soon as the head is parsed
+        rather than when the application first reads ``wsgi.input``.
+    :param access_log: log one line per request through the ``wsgi_simple_server.access``
+        logger (in the standard library's format, on ``sys.stderr`` by default).
+    """
+
+    max_request_line_bytes: int = 65536
+    max_header_count: int = 100
+    max_header_bytes: int = 65536
+    max_body_bytes: int = 1 << 30
+    max_drain_bytes: int = 65536
+    max_connections: int = 10000
+    threads: int = 8
+    header_timeout_s: float = 10.0
+    idle_timeout_s: float = 5.0
+    body_timeout_s: float = 30.0
+    send_timeout_s: float = 30.0
+    shutdown_timeout_s: float = 10.0
+    expect_continue_eager: bool = False
+    access_log: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot work (raises ``ValueError``)."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool):
+                continue
+            if not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{field.name} must be a positive number, got {value!r}")
+
+    def replace(self, **changes: object) -> ServerConfig:
+        """Return a copy with *changes* applied (and checked)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+DEFAULT_CONFIG = ServerConfig()

@@ -1,0 +1,397 @@
+"""Sans-IO parsing of an HTTP/1.x request head: bytes in, a ``Request`` or a ``ParseError`` out.
+
+The rules are those of RFC 9112 with no leniency that could let two parsers disagree
+on where a request ends: CRLF line endings only, no obs-fold, no whitespace before a
+field's colon, one exact ``Content-Length`` or ``Transfer-Encoding: chunked`` and never
+both, one ``Host`` in HTTP/1.1. Where the standard library's ``BaseHTTPRequestHandler``
+also refuses a request, the error carries its status, message and version, so the
+page the server renders is the one ``wsgiref.simple_server`` sends.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from wsgi_simple_server import _abnf
+from wsgi_simple_server._config import ServerConfig
+
+_CRLF = b"\r\n"
+_HEAD_END = b"\r\n\r\n"
+
+
+class ParseError(Exception):
+    """A request the server refuses, with the status and message to answer it with.
+
+    :ivar status: the HTTP status code to send (400, 413, 414, 417, 431, 501, 505).
+    :ivar message: the reason phrase, as ``BaseHTTPRequestHandler.send_error`` takes it.
+    :ivar explain: the longer text of the error page, or ``None`` for the default.
+    :ivar request_version: the version the standard library would answer in
+        (``"HTTP/0.9"`` when it had not parsed one: no status line is sent then).
+    :ivar requestline: the request line as far as it is known, for the access log.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        explain: str | None = None,
+        request_version: str = "HTTP/1.1",
+        requestline: str = "",
+        command: str = "",
+    ) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+        self.explain = explain
+        self.request_version = request_version
+        self.requestline = requestline
+        self.command = command
+
+    def __repr__(self) -> str:
+        return f"ParseError({self.status}, {self.message!r})"
+
+
+class Request:
+    """A parsed request head.
+
+    ``headers`` keeps the fields in order as ``(name, value)`` strings (ISO-8859-1
+    decoded, surrounding whitespace removed); the framing and connection attributes
+    are the parser's verdict on them.
+    """
+
+    __slots__ = (
+        "chunked",
+        "content_length",
+        "expect_continue",
+        "headers",
+        "http11",
+        "keep_alive",
+        "method",
+        "path",
+        "query",
+        "requestline",
+        "target",
+        "version",
+    )
+
+    def __init__(  # noqa: PLR0917 - the request line's parts, in order
+        self,
+        method: str,
+        target: str,
+        path: str,
+        query: str,
+        version: str,
+        headers: list[tuple[str, str]],
+        *,
+        content_length: int | None = None,
+        chunked: bool = False,
+        keep_alive: bool = True,
+        expect_continue: bool = False,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.path = path
+        self.query = query
+        self.version = version
+        self.http11 = version != "HTTP/1.0"
+        self.headers = headers
+        self.content_length = content_length
+        self.chunked = chunked
+        self.keep_alive = keep_alive
+        self.expect_continue = expect_continue
+        self.requestline = f"{method} {target} {version}"
+
+    @property
+    def has_body(self) -> bool:
+        """Whether a body follows the head (chunked, or a non-zero Content-Length)."""
+        return self.chunked or bool(self.content_length)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.requestline!r} {len(self.headers)} fields>"
+
+
+def _line_for_log(buf: bytes | bytearray) -> str:
+    end = buf.find(b"\n")
+    line = bytes(buf if end < 0 else buf[:end])
+    return line.rstrip(b"\r").decode("iso-8859-1")
+
+
+def find_head_end(buf: bytes | bytearray, config: ServerConfig) -> int:
+    """Return the length of the request head at the start of *buf*, blank line included.
+
+    Return -1 when the head is not complete yet. Raise ``ParseError`` as soon as the
+    bytes received break a limit or use a bare LF line ending, so that no more is
+    read from such a client.
+    """
+    end = buf.find(_HEAD_END)
+    line_end = buf.find(_CRLF)
+    if line_end < 0:
+        if len(buf) > config.max_request_line_bytes:
+            raise _uri_too_long()
+        if b"\n" in buf:
+            raise _bare_lf(buf)
+        return -1
+    if line_end + 2 > config.max_request_line_bytes:
+        raise _uri_too_long()
+    head_len = len(buf) if end < 0 else end + 4
+    if head_len - line_end - 2 > config.max_header_bytes + 2:
+        raise ParseError(
+            431,
+            "Request Header Fields Too Large",
+            explain=f"got more than {config.max_header_bytes} bytes of header fields",
+            request_version="HTTP/1.0",
+            requestline=_line_for_log(buf),
+        )
+    if end < 0:
+        if buf.count(b"\n") != buf.count(_CRLF):
+            raise _bare_lf(buf)
+        return -1
+    return end + 4
+
+
+def _uri_too_long() -> ParseError:
+    # The standard library answers with an empty request line and version.
+    return ParseError(414, "Request-URI Too Long", request_version="", requestline="")
+
+
+def _bare_lf(buf: bytes | bytearray) -> ParseError:
+    line = _line_for_log(buf)
+    return ParseError(
+        400, f"Bad request syntax ({line!r})", request_version="HTTP/1.0", requestline=line
+    )
+
+
+def parse_head(head: bytes, config: ServerConfig) -> Request:
+    """Parse a complete request head (as delimited by ``find_head_end``).
+
+    Raise ``ParseError`` for anything RFC 9112 does not allow or a limit refuses.
+    """
+    body = head[:-4] if head.endswith(_HEAD_END) else head
+    lines = body.split(_CRLF)
+    if body.count(b"\r") != len(lines) - 1 or body.count(b"\n") != len(lines) - 1:
+        raise ParseError(
+            400,
+            "Bad request syntax (bare CR or LF in the head)",
+            request_version="HTTP/1.0",
+            requestline=_line_for_log(lines[0]),
+        )
+    method, target_b, version = _parse_request_line(lines[0])
+    target = target_b.decode("iso-8859-1")
+    requestline = f"{method} {target} {version}"
+
+    def fail(status: int, message: str, explain: str | None = None) -> ParseError:
+        return ParseError(
+            status,
+            message,
+            explain=explain,
+            request_version=version,
+            requestline=requestline,
+            command=method,
+        )
+
+    path, query = _split_target(method, target_b, fail)
+    if len(lines) - 1 > config.max_header_count:
+        raise fail(431, "Too many headers", f"got more than {config.max_header_count} headers")
+    fields = _Fields(lines, fail)
+    http11 = version == "HTTP/1.1"
+    if http11 and len(fields.hosts) != 1:
+        raise fail(400, "Bad Request (an HTTP/1.1 request needs exactly one Host)")
+    if len(fields.hosts) > 1:
+        raise fail(400, "Bad Request (several Host fields)")
+    if fields.hosts and _abnf.host_re.fullmatch(fields.hosts[0]) is None:
+        raise fail(400, "Bad Request (invalid Host)")
+    content_length, chunked = _framing(fields, http11, config, fail)
+    connection = fields.connection
+    tokens = {t.strip(b" \t").lower() for t in connection.split(b",")} if connection else set()
+    expect_continue = False
+    if fields.expect is not None and http11:
+        if fields.expect.strip(b" \t").lower() != b"100-continue":
+            raise fail(417, "Expectation Failed")
+        expect_continue = True
+    return Request(
+        method,
+        target,
+        path,
+        query,
+        version,
+        fields.headers,
+        content_length=content_length,
+        chunked=chunked,
+        keep_alive=b"close" not in tokens and (http11 or b"keep-alive" in tokens),
+        expect_continue=expect_continue,
+    )
+
+
+def _parse_request_line(line: bytes) -> tuple[str, bytes, str]:
+    """Return the method, the request-target and the version of a request line."""
+    m = _abnf.request_line_re.fullmatch(line)
+    if m is None:
+        raise _request_line_error(line)
+    method = m["method"].decode("ascii")
+    version = f"HTTP/{m['major'].decode()}.{m['minor'].decode()}"
+    if m["major"] != b"1":
+        # The standard library refuses 2.0 and up before it records the version.
+        raise ParseError(
+            505,
+            f"Invalid HTTP version ({version[5:]})",
+            request_version="HTTP/0.9" if m["major"] >= b"2" else version,
+            requestline=f"{method} {m['target'].decode('iso-8859-1')} {version}",
+            command=method,
+        )
+    # RFC 9110 section 2.5: a higher minor version is answered as 1.1.
+    return method, m["target"], "HTTP/1.0" if m["minor"] == b"0" else "HTTP/1.1"
+
+
+class _Fields:
+    """The field lines of a head, checked, with the framing fields picked out."""
+
+    __slots__ = ("connection", "content_lengths", "expect", "headers", "hosts", "transfer_codings")
+
+    def __init__(self, lines: list[bytes], fail: _Fail) -> None:
+        self.headers: list[tuple[str, str]] = []
+        self.content_lengths: list[bytes] = []
+        self.transfer_codings: list[bytes] = []
+        self.hosts: list[bytes] = []
+        self.connection = b""
+        self.expect: bytes | None = None
+        field_line = _abnf.field_line_re.fullmatch
+        append = self.headers.append
+        for i in range(1, len(lines)):
+            raw = lines[i]
+            fm = field_line(raw)
+            if fm is None:
+                raise fail(400, _field_line_error(raw))
+            name_b = fm["name"]
+            value_b = fm["value"].rstrip(b" \t")
+            lname = name_b.lower()
+            if lname in _FRAMING_FIELDS:
+                self._note(lname, value_b)
+            append((name_b.decode("ascii"), value_b.decode("iso-8859-1")))
+
+    def _note(self, lname: bytes, value: bytes) -> None:
+        if lname == b"content-length":
+            self.content_lengths.append(value)
+        elif lname == b"transfer-encoding":
+            self.transfer_codings.append(value)
+        elif lname == b"host":
+            self.hosts.append(value)
+        elif lname == b"connection":
+            self.connection = self.connection + b"," + value if self.connection else value
+        else:
+            self.expect = value if self.expect is None else self.expect + b"," + value
+
+
+_FRAMING_FIELDS = frozenset(
+    {b"content-length", b"transfer-encoding", b"host", b"connection", b"expect"}
+)
+
+
+def _framing(
+    fields: _Fields, http11: bool, config: ServerConfig, fail: _Fail
+) -> tuple[int | None, bool]:
+    """Return the Content-Length (or None) and whether the body is chunked (RFC 9112 6.3)."""
+    if fields.transfer_codings:
+        if fields.content_lengths:
+            raise fail(400, "Bad Request (Content-Length with Transfer-Encoding)")
+        if not http11:
+            raise fail(400, "Bad Request (Transfer-Encoding in an HTTP/1.0 request)")
+        codings = [c.strip(b" \t").lower() for v in fields.transfer_codings for c in v.split(b",")]
+        if any(c not in (b"chunked", b"") for c in codings):
+            raise fail(501, "Unsupported transfer coding")
+        if [c for c in codings if c] != [b"chunked"]:
+            raise fail(400, "Bad Request (invalid Transfer-Encoding)")
+        return None, True
+    if not fields.content_lengths:
+        return None, False
+    values = {v.strip(b" \t") for cl in fields.content_lengths for v in cl.split(b",")}
+    if len(values) != 1:
+        raise fail(400, "Bad Request (differing Content-Length values)")
+    (value,) = values
+    if _abnf.content_length_re.fullmatch(value) is None:
+        raise fail(400, "Bad Request (invalid Content-Length)")
+    if len(value) > 19 or int(value) > config.max_body_bytes:
+        raise fail(413, "Request Entity Too Large")
+    return int(value), False
+
+
+def _split_target(method: str, target: bytes, fail: _Fail) -> tuple[str, str]:
+    """Return the path and the query of a request-target, in any of its four forms."""
+    first = target[:1]
+    if first == b"/":
+        m = _abnf.origin_form_re.fullmatch(target)
+    elif first == b"*" and target == b"*":
+        if method != "OPTIONS":
+            raise fail(400, "Bad Request (asterisk-form is for OPTIONS only)")
+        return "*", ""
+    elif b"://" in target:
+        m = _abnf.absolute_form_re.fullmatch(target)
+    elif method == "CONNECT" and _abnf.authority_form_re.fullmatch(target) is not None:
+        return "", ""
+    else:
+        m = None
+    if m is None:
+        raise fail(400, "Bad Request (invalid request-target)")
+    path = m["path"].decode("ascii") or "/"
+    query = m["query"]
+    if path.startswith("//"):
+        # As the standard library does, so that "//host/x" is never read as a netloc.
+        path = "/" + path.lstrip("/")
+    return path, "" if query is None else query.decode("ascii")
+
+
+class _Fail(Protocol):
+    def __call__(self, status: int, message: str, explain: str | None = None) -> ParseError: ...
+
+
+def _request_line_error(line: bytes) -> ParseError:
+    """Diagnose a request line the grammar refused, in the standard library's words."""
+    text = line.decode("iso-8859-1")
+    words = text.split()
+    request_version = "HTTP/0.9"  # what BaseHTTPRequestHandler answers in until it knows
+    if len(words) >= 3:
+        version = words[-1]
+        parts = version[5:].split(".") if version.startswith("HTTP/") else []
+        if len(parts) != 2 or not all(p.isdigit() and len(p) <= 10 for p in parts):
+            return ParseError(
+                400,
+                f"Bad request version ({version!r})",
+                request_version=request_version,
+                requestline=text,
+            )
+        if int(parts[0]) >= 2:
+            return ParseError(
+                505,
+                f"Invalid HTTP version ({version[5:]})",
+                request_version=request_version,
+                requestline=text,
+            )
+        request_version = version
+    if len(words) == 2 and words[0] != "GET":
+        return ParseError(
+            400,
+            f"Bad HTTP/0.9 request type ({words[0]!r})",
+            request_version=request_version,
+            requestline=text,
+        )
+    return ParseError(
+        400,
+        f"Bad request syntax ({text!r})",
+        request_version=request_version,
+        requestline=text,
+        command=words[0] if len(words) == 3 else "",
+    )
+
+
+def _field_line_error(raw: bytes) -> str:
+    """Say why a field line does not match ``field-line``."""
+    if raw[:1] in (b" ", b"\t"):
+        return "Bad Request (obs-fold line folding)"
+    name, colon, _ = raw.partition(b":")
+    if not colon:
+        return "Bad Request (field line without a colon)"
+    if name[-1:] in (b" ", b"\t"):
+        return "Bad Request (whitespace between field name and colon)"
+    if _abnf.token_re.fullmatch(name) is None:
+        return "Bad Request (invalid field name)"
+    return "Bad Request (invalid character in field value)"

@@ -1,0 +1,305 @@
+"""The sans-IO request parser: bytes in, a Request or a ParseError out (no sockets)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from wsgi_simple_server import (
+    DEFAULT_CONFIG,
+    ParseError,
+    Request,
+    ServerConfig,
+    find_head_end,
+    parse_head,
+)
+
+
+def parse(head: bytes, config: ServerConfig = DEFAULT_CONFIG) -> Request:
+    end = find_head_end(head, config)
+    assert end == len(head), "the head must be complete"
+    return parse_head(head, config)
+
+
+def parse_all(head: bytes, config: ServerConfig = DEFAULT_CONFIG) -> Request | None:
+    end = find_head_end(head, config)
+    return parse_head(head[:end], config) if end > 0 else None
+
+
+def status_of(head: bytes, config: ServerConfig = DEFAULT_CONFIG) -> int:
+    with pytest.raises(ParseError) as info:
+        parse_all(head, config)
+    return info.value.status
+
+
+def test_origin_form_request_gives_method_path_query_version() -> None:
+    r = parse(b"GET /a%20b/c?x=1&y=2 HTTP/1.1\r\nHost: example\r\n\r\n")
+    assert (r.method, r.path, r.query, r.version) == ("GET", "/a%20b/c", "x=1&y=2", "HTTP/1.1")
+    assert r.headers == [("Host", "example")]
+    assert r.keep_alive
+    assert r.content_length is None
+    assert not r.chunked
+
+
+def test_field_values_lose_surrounding_whitespace() -> None:
+    r = parse(b"GET / HTTP/1.1\r\nHost: h\r\nX-A: \t value with  spaces \t\r\n\r\n")
+    assert r.headers[1] == ("X-A", "value with  spaces")
+
+
+def test_incomplete_head_returns_minus_one() -> None:
+    assert find_head_end(b"GET / HTTP/1.1\r\nHost: h\r\n", DEFAULT_CONFIG) == -1
+    assert find_head_end(b"GET / HT", DEFAULT_CONFIG) == -1
+
+
+def test_head_end_is_found_before_a_pipelined_request() -> None:
+    first = b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+    assert find_head_end(first + b"GET /2 HTTP/1.1\r\n", DEFAULT_CONFIG) == len(first)
+
+
+def test_absolute_form_gives_path_info_from_its_path() -> None:
+    r = parse(b"GET http://example.com:8080/p/q?z HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    assert (r.path, r.query) == ("/p/q", "z")
+    r = parse(b"GET https://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    assert (r.path, r.query) == ("/", "")
+
+
+def test_asterisk_form_only_for_options() -> None:
+    assert parse(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").path == "*"
+    assert status_of(b"GET * HTTP/1.1\r\nHost: h\r\n\r\n") == 400
+
+
+def test_leading_double_slash_is_collapsed_like_the_stdlib() -> None:
+    assert parse(b"GET //evil.example/x HTTP/1.0\r\n\r\n").path == "/evil.example/x"
+
+
+def test_http10_keep_alive_only_when_asked() -> None:
+    assert not parse(b"GET / HTTP/1.0\r\n\r\n").keep_alive
+    assert parse(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive
+
+
+def test_connection_close_ends_http11_persistence() -> None:
+    assert not parse(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, close\r\n\r\n").keep_alive
+
+
+def test_higher_minor_version_is_treated_as_http11() -> None:
+    assert parse(b"GET / HTTP/1.7\r\nHost: h\r\n\r\n").version == "HTTP/1.1"
+
+
+def test_content_length_is_read() -> None:
+    assert parse(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n\r\n").content_length == 12
+
+
+def test_identical_repeated_content_length_is_one_value() -> None:
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5, 5\r\n\r\n"
+    assert parse(head).content_length == 5
+
+
+def test_chunked_transfer_encoding_is_recognised_case_insensitively() -> None:
+    r = parse(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n")
+    assert r.chunked
+    assert r.content_length is None
+
+
+def test_expect_100_continue_is_noted() -> None:
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n"
+    assert parse(head).expect_continue
+
+
+def test_empty_lines_are_not_the_parsers_business() -> None:
+    # The connection skips CRLFs before a request; the parser sees a request line.
+    assert status_of(b"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n") == 400
+
+
+_CL_AND_TE = (
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (_CL_AND_TE, 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 4\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x3\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3 4\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\n", 400),
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-A : b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-A\t: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: b\r\n  folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: b\x00c\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: b\x01c\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: b\x7fc\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: b\rc\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX(A): b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nno colon\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\n: empty name\r\n\r\n", 400),
+        (b"G@T / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET /a\x00b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET /#frag HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET nopath HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET / http/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\n\r\n", 505),
+        (b"GET / HTTP/3.1\r\n\r\n", 505),
+        (b"GET / HTTP/0.9\r\n\r\n", 505),
+        (b"GET /\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nExpect: something-else\r\n\r\n", 417),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413),
+    ],
+)
+def test_malformed_or_ambiguous_requests_are_refused_with_their_status(
+    head: bytes, status: int
+) -> None:
+    assert status_of(head) == status
+
+
+def test_bare_lf_line_endings_are_refused_as_soon_as_seen() -> None:
+    with pytest.raises(ParseError) as info:
+        find_head_end(b"GET / HTTP/1.1\nHost: h\n", DEFAULT_CONFIG)
+    assert info.value.status == 400
+    assert status_of(b"GET / HTTP/1.1\r\nHost: h\nX: y\r\n\r\n") == 400
+
+
+def test_bare_cr_in_the_head_is_refused() -> None:
+    assert status_of(b"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n") == 400
+    assert status_of(b"GET / HTTP/1.1\r\r\nHost: h\r\n\r\n") == 400
+
+
+def test_request_line_over_the_limit_is_414_before_the_line_ends() -> None:
+    config = ServerConfig(max_request_line_bytes=100)
+    with pytest.raises(ParseError) as info:
+        find_head_end(b"GET /" + b"a" * 200, config)
+    assert info.value.status == 414
+    assert info.value.request_version == ""  # the stdlib sends its 414 this way
+
+
+def test_request_line_exactly_at_the_limit_is_accepted() -> None:
+    line = b"GET /" + b"a" * 82 + b" HTTP/1.0\r\n"
+    config = ServerConfig(max_request_line_bytes=len(line))
+    assert parse(line + b"\r\n", config).method == "GET"
+    with pytest.raises(ParseError):
+        find_head_end(line[:-6] + b"a HTTP/1.0\r\n\r\n", config)
+
+
+def test_too_many_header_fields_is_431() -> None:
+    config = ServerConfig(max_header_count=3)
+    head = (
+        b"GET / HTTP/1.1\r\nHost: h\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(3)) + b"\r\n"
+    )
+    assert status_of(head, config) == 431
+
+
+def test_header_section_over_the_byte_limit_is_431_while_it_grows() -> None:
+    config = ServerConfig(max_header_bytes=64)
+    with pytest.raises(ParseError) as info:
+        find_head_end(b"GET / HTTP/1.1\r\nX: " + b"v" * 100, config)
+    assert info.value.status == 431
+
+
+def test_body_larger_than_the_limit_is_413() -> None:
+    config = ServerConfig(max_body_bytes=10)
+    assert status_of(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", config) == 413
+
+
+def test_stdlib_messages_are_kept_for_requests_the_stdlib_refuses_too() -> None:
+    with pytest.raises(ParseError) as info:
+        parse_head(b"GET / HTTP/1.x\r\n\r\n", DEFAULT_CONFIG)
+    assert info.value.message == "Bad request version ('HTTP/1.x')"
+    assert info.value.request_version == "HTTP/0.9"
+    with pytest.raises(ParseError) as info:
+        parse_head(b"POST /\r\n\r\n", DEFAULT_CONFIG)
+    assert info.value.message == "Bad HTTP/0.9 request type ('POST')"
+
+
+# -- generated requests -------------------------------------------------------------
+
+_tchar = st.sampled_from(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+_token = st.text(_tchar, min_size=1, max_size=12)
+_value = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=20)
+_path = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="#?"), max_size=20
+)
+
+
+Case = tuple[bytes, str, str, list[tuple[str, str]]]
+
+
+@st.composite
+def valid_requests(draw: st.DrawFn) -> Case:
+    method = draw(_token)
+    path = "/" + draw(_path)
+    names = draw(
+        st.lists(
+            _token.filter(
+                lambda n: (
+                    n.lower()
+                    not in {"host", "content-length", "transfer-encoding", "expect", "connection"}
+                )
+            ),
+            max_size=8,
+        )
+    )
+    fields = [("Host", "example.org")] + [(n, draw(_value)) for n in names]
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n"
+    return head.encode("ascii"), method, path, fields
+
+
+@given(valid_requests())
+def test_any_valid_request_parses_to_its_parts(case: Case) -> None:
+    head, method, path, fields = case
+    r = parse(head)
+    assert r.method == method
+    expected_path = "/" + path.lstrip("/") if path.startswith("//") else path
+    assert r.path == expected_path
+    assert r.headers == fields
+
+
+@given(valid_requests(), st.integers(min_value=0), st.sampled_from(b"\x00\x01\x0b\x1f\x7f\n\r"))
+def test_a_control_byte_anywhere_in_a_valid_head_is_refused(
+    case: Case, where: int, byte: int
+) -> None:
+    head = case[0]
+    body = head[:-4]
+    i = where % len(body)
+    broken = body[:i] + bytes([byte]) + body[i:] + b"\r\n\r\n"
+    assert status_of(broken) in (400, 505)
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_give_a_request_an_error_or_need_more(data: bytes) -> None:
+    status = 0
+    try:
+        request = parse_all(data)
+    except ParseError as exc:
+        status = exc.status
+    else:
+        assert request is None or isinstance(request, Request)
+    assert status in (0, 400, 413, 414, 417, 431, 501, 505)
+
+
+@given(valid_requests(), st.integers(min_value=1, max_value=50))
+def test_the_head_is_found_whatever_the_split_of_the_bytes(case: Case, step: int) -> None:
+    head = case[0]
+    buf = b""
+    found = -1
+    for i in range(0, len(head), step):
+        buf += head[i : i + step]
+        found = find_head_end(buf, DEFAULT_CONFIG)
+        if found > 0:
+            break
+    assert found == len(head)
