@@ -468,6 +468,10 @@ class BaseHandler:
     def handle_error(self) -> None:
         """Log the current error, and send an error page to the client if possible."""
         self.log_exception(sys.exc_info())
+        if getattr(self, "environ", None) is None:
+            # close() ran, so the response was complete: only closing the iterable
+            # failed. There is nothing left to tell the client.
+            return
         if not self.headers_sent:
             self.result = self.error_output(self.environ, self.start_response)
             self.finish_response()
