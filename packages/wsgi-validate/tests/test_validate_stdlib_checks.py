@@ -471,3 +471,30 @@ def test_check_functions_pass_conforming_values(kit: "type[Kit]") -> None:
     wsgi_validate.check_environ(kit.make_environ())
     assert wsgi_validate.check_string_type("s", "Thing") == "s"
     wsgi_validate.assert_(1)  # noqa: PT009 (the stdlib's helper, not unittest's)
+
+
+def test_stream_checks_stay_per_role_and_per_instance() -> None:
+    class ErrorsOnly:
+        def write(self, s: str) -> None:
+            pass
+
+        def flush(self) -> None:
+            pass
+
+        def writelines(self, seq: list[str]) -> None:
+            pass
+
+    for _ in range(2):
+        wsgi_validate.check_errors(ErrorsOnly())
+        with pytest.raises(AssertionError, match="doesn't have the attribute read"):
+            wsgi_validate.check_input(ErrorsOnly())
+
+    class Bare:
+        pass
+
+    complete: Any = Bare()
+    for name in ("read", "readline", "readlines", "__iter__"):
+        setattr(complete, name, lambda *a: b"")
+    wsgi_validate.check_input(complete)
+    with pytest.raises(AssertionError, match="doesn't have the attribute read"):
+        wsgi_validate.check_input(Bare())

@@ -49,6 +49,7 @@ _REQUIRED_KEYS = (
     "wsgi.multiprocess",
     "wsgi.run_once",
 )
+_REQUIRED_KEY_SET = frozenset(_REQUIRED_KEYS)
 _INPUT_ATTRIBUTES = ("read", "readline", "readlines", "__iter__")
 _ERRORS_ATTRIBUTES = ("flush", "write", "writelines")
 _NO_MESSAGE_BODY = (204, 304)
@@ -80,19 +81,22 @@ def _check_environ(environ: Any, ex: _Exchange) -> None:  # noqa: PLR0912
         ex.fail("environ-type", type(environ), environ)
         if not isinstance(environ, dict):
             return
-    for key in _REQUIRED_KEYS:
-        if key not in environ:
-            ex.fail("environ-required-key", key)
-    for key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
-        if key in environ:
-            ex.fail("environ-http-content-header", key, key[5:])
+    if not environ.keys() >= _REQUIRED_KEY_SET:
+        for key in _REQUIRED_KEYS:
+            if key not in environ:
+                ex.fail("environ-required-key", key)
+    if "HTTP_CONTENT_TYPE" in environ or "HTTP_CONTENT_LENGTH" in environ:
+        for key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+            if key in environ:
+                ex.fail("environ-http-content-header", key, key[5:])
     policy = ex.policy
     if policy.strict and "QUERY_STRING" not in environ:
         ex.fail("environ-query-string")
-    for key, value in environ.items():
-        # Keys with a dot are extensions: their values may be of any type.
-        if type(value) is not str and "." not in key:
-            ex.fail("environ-value-type", key, type(value), value)
+    # Keys with a dot are extensions: their values may be of any type.
+    not_str = [k for k, v in environ.items() if type(v) is not str and "." not in k]
+    for key in not_str:
+        value = environ[key]
+        ex.fail("environ-value-type", key, type(value), value)
 
     version = environ.get("wsgi.version")
     if type(version) is not tuple and "wsgi.version" in environ:
@@ -108,7 +112,7 @@ def _check_environ(environ: Any, ex: _Exchange) -> None:  # noqa: PLR0912
         _check_errors(environ["wsgi.errors"], ex)
 
     method = environ.get("REQUEST_METHOD")
-    if policy.strict and method not in _KNOWN_METHODS and "REQUEST_METHOD" in environ:
+    if policy.strict and type(method) is str and method not in _KNOWN_METHODS:
         ex.fail("environ-request-method", method)
     ex.head = method == "HEAD"
 
@@ -140,9 +144,12 @@ def check_input(wsgi_input: Any) -> None:
 
 
 def _check_input(wsgi_input: Any, ex: _Exchange) -> None:
+    if type(wsgi_input) in _complete_inputs:
+        return
     for attr in _INPUT_ATTRIBUTES:
         if not hasattr(wsgi_input, attr):
             ex.fail("input-attribute", wsgi_input, attr)
+    _remember_if_complete(type(wsgi_input), _INPUT_ATTRIBUTES, _complete_inputs)
 
 
 def check_errors(wsgi_errors: Any) -> None:
@@ -151,9 +158,24 @@ def check_errors(wsgi_errors: Any) -> None:
 
 
 def _check_errors(wsgi_errors: Any, ex: _Exchange) -> None:
+    if type(wsgi_errors) in _complete_errors:
+        return
     for attr in _ERRORS_ATTRIBUTES:
         if not hasattr(wsgi_errors, attr):
             ex.fail("errors-attribute", wsgi_errors, attr)
+    _remember_if_complete(type(wsgi_errors), _ERRORS_ATTRIBUTES, _complete_errors)
+
+
+# Stream classes whose every instance has the methods PEP 3333 requires, because the
+# class itself has them: per request, checking the type is then one set lookup.
+_complete_inputs: set[type] = set()
+_complete_errors: set[type] = set()
+_MAX_COMPLETE_TYPES = 64
+
+
+def _remember_if_complete(cls: type, attributes: tuple[str, ...], known: set[type]) -> None:
+    if len(known) < _MAX_COMPLETE_TYPES and all(hasattr(cls, a) for a in attributes):
+        known.add(cls)
 
 
 # -- start_response --------------------------------------------------------------------
