@@ -154,3 +154,9 @@ def test_whole_test_set_holds_under_python_O() -> None:
     assert re.search(r"\b\d{3} passed\b", result.stdout), result.stdout[-500:]
     assert " failed" not in result.stdout
     assert " skipped" not in result.stdout
+
+
+def test_readme_lists_every_rule() -> None:
+    readme = (_SRC.parents[1] / "README.md").read_text()
+    listed = re.findall(r"^\| `([a-z0-9-]+)` \|", readme, re.MULTILINE)
+    assert sorted(listed) == sorted(RULES)

@@ -1,6 +1,7 @@
 """The PEP 3333 / RFC 9110 rules ``wsgiref.validate`` misses: a violating app raises
 ``AssertionError`` with a clear message, a conforming one passes."""
 
+import contextlib
 import re
 import wsgiref.validate
 from collections.abc import Iterable, Iterator
@@ -384,3 +385,53 @@ def test_missing_url_scheme_is_an_assertion_not_a_key_error(
 ) -> None:
     with pytest.raises(AssertionError, match=re.escape("missing required key: 'wsgi.url_scheme'")):
         run(kit.app_with(), kit.make_environ(b"", **{"wsgi.url_scheme": None}))
+
+
+TRAPPED = (
+    "The application caught the exception start_response() re-raised for exc_info after "
+    "the headers were sent; it must let it propagate"
+)
+
+
+def test_generator_that_traps_the_reraised_exc_info_and_goes_on_is_refused(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [CT])
+        yield b"partial"
+        try:
+            start_response("500 Internal Server Error", [CT], kit.exc_info())
+        except RuntimeError:
+            yield b"more"
+
+    with pytest.raises(AssertionError) as info:
+        run(app)
+    assert str(info.value) == TRAPPED
+
+
+def test_generator_that_traps_the_reraised_exc_info_and_ends_is_refused(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [CT])
+        yield b"partial"
+        try:
+            start_response("500 Internal Server Error", [CT], kit.exc_info())
+        except RuntimeError:
+            return
+
+    with pytest.raises(AssertionError, match="must let it propagate"):
+        run(app)
+
+
+def test_app_that_traps_the_reraised_exc_info_after_write_is_refused(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [CT])(b"partial")
+        with contextlib.suppress(RuntimeError):
+            start_response("500 Internal Server Error", [CT], kit.exc_info())
+        return []
+
+    with pytest.raises(AssertionError, match="must let it propagate"):
+        run(app)

@@ -86,6 +86,7 @@ class _Exchange:
         "input_left",
         "policy",
         "produced",
+        "reraised",
         "started",
         "status_code",
         "watch_body",
@@ -105,6 +106,8 @@ class _Exchange:
         self.body_allowed = True
         self.body_flagged = False
         self.watch_body = False
+        # start_response re-raised exc_info: the application must not go on.
+        self.reraised = False
 
     def fail(self, rule_id: str, *args: object) -> None:
         """Handle a broken rule under this request's policy."""
@@ -146,6 +149,11 @@ class _Exchange:
         if declared is not None and produced > declared and not self.body_flagged:
             self.body_flagged = True
             self.fail("content-length-mismatch", declared, f"more ({produced} bytes)")
+
+    def on_trapped(self) -> None:
+        """The application went on after start_response re-raised its exc_info."""
+        self.reraised = False
+        self.fail("exc-info-trapped")
 
     def on_body_end(self) -> None:
         """Check the body length once the application's iterable is exhausted."""

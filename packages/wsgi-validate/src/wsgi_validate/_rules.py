@@ -29,6 +29,7 @@ _BUFFERING = "PEP 3333 §Buffering and Streaming"
 _HTTP = "PEP 3333 §Other HTTP Features"
 _UNICODE = "PEP 3333 §Unicode Issues"
 _SERVER = "PEP 3333 §The Server/Gateway Side"
+_ERRORS = "PEP 3333 §Error Handling"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,10 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
          "start_response re-raises exc_info once the headers are sent",
          "start_response() got exc_info after the headers were sent and returned "
          "instead of re-raising it", origin="new"),
+    Rule("exc-info-trapped", "application", _ERRORS,
+         "the application lets the exception start_response re-raised propagate",
+         "The application caught the exception start_response() re-raised for exc_info "
+         "after the headers were sent; it must let it propagate", origin="new"),
     # -- the response body ------------------------------------------------------------------
     Rule("app-return-none", "application", _SPEC,
          "the application returns an iterable",

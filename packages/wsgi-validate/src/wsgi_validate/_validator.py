@@ -81,6 +81,8 @@ def validator(
                 environ["wsgi.errors"] = wsgi_errors
 
         iterator: Any = application(environ, _start_response_wrapper(start_response, ex))
+        if ex.reraised:
+            ex.on_trapped()
         if iterator is None or iterator == False:  # noqa: E712 (the stdlib's test)
             ex.fail("app-return-none")
             return cast("Iterable[bytes]", iterator)
@@ -125,7 +127,12 @@ def _start_response_wrapper(
             ex.fail("start-response-twice")
 
         headers_were_sent = ex.headers_sent
-        write = start_response(*args)
+        try:
+            write = start_response(*args)
+        except BaseException:
+            if exc_info is not None and headers_were_sent:
+                ex.reraised = True
+            raise
         if exc_info is not None and headers_were_sent:
             ex.fail("exc-info-not-reraised")
         ex.started.append(None)

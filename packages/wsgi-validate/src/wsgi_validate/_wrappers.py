@@ -179,8 +179,12 @@ class IteratorWrapper:
         try:
             v = next(self.iterator)
         except StopIteration:
+            if ex.reraised:
+                ex.on_trapped()
             ex.on_body_end()
             raise
+        if ex.reraised:
+            ex.on_trapped()
         if type(v) is not bytes:
             ex.fail("iterator-item-type", v)
         if self.check_start_response is not None:
