@@ -498,3 +498,25 @@ def test_stream_checks_stay_per_role_and_per_instance() -> None:
     wsgi_validate.check_input(complete)
     with pytest.raises(AssertionError, match="doesn't have the attribute read"):
         wsgi_validate.check_input(Bare())
+
+
+def test_status_warning_points_at_the_applications_start_response_call(
+    kit: "type[Kit]",
+) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200", [("Content-Type", "text/plain")])
+        return []
+
+    with pytest.warns(wsgi_validate.WSGIWarning) as record:
+        kit.FakeServer().run(wsgi_validate.validator(app), kit.make_environ())
+    assert record[0].filename == __file__
+    assert record[0].lineno == app.__code__.co_firstlineno + 1
+
+
+def test_environ_warning_points_at_the_server_calling_the_app(kit: "type[Kit]") -> None:
+    with pytest.warns(wsgi_validate.WSGIWarning, match="QUERY_STRING") as record:
+        result = wsgi_validate.validator(ok_app)(
+            kit.make_environ(QUERY_STRING=None), kit.FakeServer().start_response
+        )
+    result.close()  # type: ignore[attr-defined]
+    assert record[0].filename == __file__

@@ -60,7 +60,10 @@ class _Policy:
                 )
             )
         elif rule.severity == "warning":
-            warnings.warn(rule.format(args), WSGIWarning, stacklevel=4)
+            # Five frames up is whoever called the validator's entry point: the
+            # application calling start_response, the server calling the app, or the
+            # caller of a public check_* function.
+            warnings.warn(rule.format(args), WSGIWarning, stacklevel=5)
         elif rule.message is None:
             raise AssertionError
         else:
