@@ -1,17 +1,38 @@
 """``wsgiref.simple_server``, and a strict, fast HTTP/1.1 WSGI server.
 
-This first part holds the sans-IO request parser (``parse_head``, ``find_head_end``,
-``Request``, ``ParseError``) and the server's settings (``ServerConfig``).
+Drop-in names (Python 3.11 behaviour): ``make_server``, ``WSGIServer``,
+``WSGIRequestHandler``, ``ServerHandler``, ``demo_app``, ``server_version``,
+``sys_version``, ``software_version``. Beyond the standard library: ``ServerConfig``
+(limits, timeouts, pool size), the sans-IO request parser (``parse_head``,
+``find_head_end``, ``Request``, ``ParseError``) and ``python -m wsgi_simple_server``.
 """
 
 from wsgi_simple_server._config import DEFAULT_CONFIG, ServerConfig
+from wsgi_simple_server._demo import demo_app
 from wsgi_simple_server._parser import ParseError, Request, find_head_end, parse_head
+from wsgi_simple_server._server import (
+    ServerHandler,
+    WSGIRequestHandler,
+    WSGIServer,
+    make_server,
+    server_version,
+    software_version,
+    sys_version,
+)
 
 __all__ = [
     "DEFAULT_CONFIG",
     "ParseError",
     "Request",
     "ServerConfig",
+    "ServerHandler",
+    "WSGIRequestHandler",
+    "WSGIServer",
+    "demo_app",
     "find_head_end",
+    "make_server",
     "parse_head",
+    "server_version",
+    "software_version",
+    "sys_version",
 ]

@@ -1,0 +1,239 @@
+"""The connection loop and the worker pool.
+
+There is no acceptor thread and no queue: ``threads`` workers all wait on one epoll
+instance, and every socket is registered ``EPOLLONESHOT``, so each readiness event
+goes to exactly one worker, which reads, parses and, once a head is complete, runs the
+application itself, then re-arms the socket. A connection costs a worker only while a
+complete request is being served: idle keep-alive connections and clients trickling
+their head cost a dictionary entry each. The thread that called ``serve_forever``
+keeps the time: it closes connections past their header or idle deadline, and runs
+the graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from wsgi_simple_server._config import ServerConfig
+from wsgi_simple_server._connection import Connection
+from wsgi_simple_server._errors import render_error
+from wsgi_simple_server._exchange import EnvironBuilder, run_exchange
+from wsgi_simple_server._parser import ParseError, find_head_end, parse_head
+
+_IN = select.EPOLLIN | select.EPOLLONESHOT
+_ACCEPT_BATCH = 64
+_CRLF = b"\r\n"
+
+
+class Engine:
+    """Serves the connections of one listening socket with a pool of worker threads."""
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        get_app: Callable[[], Any],
+        environ_builder: EnvironBuilder,
+        config: ServerConfig,
+        server_line: str,
+    ) -> None:
+        self.listener = listener
+        self.get_app = get_app
+        self.environ_builder = environ_builder
+        self.config = config
+        self.server_line = server_line
+        self.conns: dict[int, Connection] = {}
+        self.stopping = False
+        self._epoll = select.epoll()
+        self._wake_r, self._wake_w = os.pipe()
+        self._threads: list[threading.Thread] = []
+        self._listening = False
+
+    # -- life cycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the workers and begin accepting."""
+        self.listener.setblocking(False)
+        self._epoll.register(self._wake_r, select.EPOLLIN)
+        self._epoll.register(self.listener.fileno(), _IN)
+        self._listening = True
+        for i in range(self.config.threads):
+            thread = threading.Thread(
+                target=self._work, name=f"wsgi-simple-server-{i}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def reap(self) -> None:
+        """Close the connections that are past their deadline and not being served."""
+        now = time.monotonic()
+        for conn in list(self.conns.values()):
+            if conn.deadline < now and conn.lock.acquire(blocking=False):
+                try:
+                    if not conn.closed:
+                        self._close(conn)
+                finally:
+                    conn.lock.release()
+
+    def stop(self, timeout_s: float) -> None:
+        """Stop accepting, let requests in flight finish for *timeout_s*, close the rest."""
+        self.stopping = True
+        if self._listening:
+            self._listening = False
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(self.listener.fileno())
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for conn in list(self.conns.values()):
+                conn.deadline = 0.0  # idle ones go now; busy ones close after their response
+            self.reap()
+            if not self.conns or time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+        for conn in list(self.conns.values()):
+            # Still busy past the timeout: cut the connection under the worker, which
+            # then fails its next send and closes the socket itself. (Closing it here
+            # could let a new socket reuse the descriptor the worker still writes to.)
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+        os.write(self._wake_w, b"x")
+        for thread in self._threads:
+            thread.join(0.1)
+        self._threads.clear()
+        self._epoll.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # -- the workers ----------------------------------------------------------------
+
+    def _work(self) -> None:
+        epoll = self._epoll
+        listener_fd = self.listener.fileno()
+        wake_fd = self._wake_r
+        conns = self.conns
+        while True:
+            try:
+                events = epoll.poll(-1, 1)
+            except (OSError, ValueError):  # the epoll was closed: the engine is gone
+                return
+            for fd, _ in events:
+                if fd == wake_fd:
+                    return
+                if fd == listener_fd:
+                    self._accept()
+                    continue
+                conn = conns.get(fd)
+                if conn is not None:
+                    with conn.lock:
+                        if not conn.closed:
+                            self._serve(conn)
+
+    def _accept(self) -> None:
+        config = self.config
+        deadline = time.monotonic() + config.header_timeout_s
+        try:
+            for _ in range(_ACCEPT_BATCH):
+                try:
+                    sock, addr = self.listener.accept()
+                except BlockingIOError:
+                    break
+                except OSError:  # e.g. EMFILE: leave the rest in the backlog for now
+                    break
+                if len(self.conns) >= config.max_connections or self.stopping:
+                    sock.close()
+                    continue
+                sock.setblocking(False)
+                if sock.family != socket.AF_UNIX:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                conn = Connection(
+                    sock,
+                    addr,
+                    deadline=deadline,
+                    body_timeout_s=config.body_timeout_s,
+                    send_timeout_s=config.send_timeout_s,
+                )
+                self.conns[conn.fd] = conn
+                self._epoll.register(conn.fd, _IN)
+        finally:
+            if self._listening:
+                with contextlib.suppress(OSError, ValueError):
+                    self._epoll.modify(self.listener.fileno(), _IN)
+
+    def _close(self, conn: Connection) -> None:
+        if conn.closed:
+            return
+        self.conns.pop(conn.fd, None)
+        with contextlib.suppress(OSError, ValueError):
+            self._epoll.unregister(conn.fd)
+        conn.close()
+
+    def _serve(self, conn: Connection) -> None:
+        """Read what *conn* has sent and serve every complete request in it."""
+        try:
+            data = conn.sock.recv(65536)
+        except BlockingIOError:
+            self._rearm(conn)
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(conn)
+            return
+        conn.buf += data
+        if self._serve_buffered(conn):
+            self._rearm(conn)
+        else:
+            self._close(conn)
+
+    def _serve_buffered(self, conn: Connection) -> bool:
+        """Serve the complete requests in *conn*'s buffer; say whether to keep it open."""
+        buf = conn.buf
+        config = self.config
+        while not self.stopping:
+            while buf[:2] == _CRLF:  # RFC 9112 section 2.2: ignore empty lines before a request
+                del buf[:2]
+            if not buf:
+                conn.head_started = False
+                return True
+            try:
+                end = find_head_end(buf, config)
+                if end < 0:
+                    if not conn.head_started:
+                        conn.head_started = True
+                        conn.deadline = time.monotonic() + config.header_timeout_s
+                    return True
+                head = bytes(buf[:end])
+                del buf[:end]
+                request = parse_head(head, config)
+            except ParseError as error:
+                self._refuse(conn, error)
+                return False
+            try:
+                keep = run_exchange(self.get_app(), conn, request, self)
+            except OSError:
+                keep = False
+            if not keep:
+                return False
+            conn.head_started = False
+            conn.deadline = time.monotonic() + config.idle_timeout_s
+        return False
+
+    def _rearm(self, conn: Connection) -> None:
+        try:
+            self._epoll.modify(conn.fd, _IN)
+        except (OSError, ValueError):
+            self._close(conn)
+
+    def _refuse(self, conn: Connection, error: ParseError) -> None:
+        try:
+            conn.send_all(render_error(error, conn.addr, log=self.config.access_log))
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self._close(conn)

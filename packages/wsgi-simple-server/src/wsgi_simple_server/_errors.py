@@ -1,0 +1,44 @@
+"""Error pages, rendered by ``http.server`` itself so they match the standard library's."""
+
+from __future__ import annotations
+
+import io
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from wsgi_simple_server._log import log_access
+from wsgi_simple_server._parser import ParseError
+
+
+class _ErrorPage(BaseHTTPRequestHandler):
+    """A request handler used only for its ``send_error``; it owns no socket."""
+
+    server_version = "WSGIServer/0.2"
+    log = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.log:
+            log_access(self.client_address[0], format % args)
+
+
+def render_error(error: ParseError, client_address: Any, *, log: bool = True) -> bytes:
+    """Return the bytes of the error response for *error*, and log it.
+
+    The page, the headers and their order, and the log lines are those of
+    ``BaseHTTPRequestHandler.send_error`` in the state the standard library would be
+    in when it refuses the same request (its ``request_version`` decides whether a
+    status line is sent at all). HTTP/1.1 requests get an ``HTTP/1.1`` status line.
+    With *log* false nothing is logged.
+    """
+    page = _ErrorPage.__new__(_ErrorPage)
+    page.wfile = io.BytesIO()
+    page.client_address = client_address
+    page.request_version = error.request_version
+    page.requestline = error.requestline
+    page.command = error.command
+    page.close_connection = True
+    page.log = log
+    if error.request_version == "HTTP/1.1":
+        page.protocol_version = "HTTP/1.1"
+    page.send_error(error.status, error.message, error.explain)
+    return page.wfile.getvalue()

@@ -1,0 +1,66 @@
+"""The access log: the standard library's line format, through ``logging``.
+
+``wsgiref.simple_server`` writes ``host - - [date] "request line" status size`` to
+``sys.stderr``. Here the same line goes to the ``wsgi_simple_server.access`` logger,
+which by default has one handler writing it to whatever ``sys.stderr`` is at the time
+(so redirecting ``sys.stderr`` works as before) and does not propagate. Replace its
+handlers, or set ``propagate``, to send the lines elsewhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+import time
+
+access_logger = logging.getLogger("wsgi_simple_server.access")
+
+_MONTHS = (None, "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# As http.server escapes them: control characters shown as \xNN, backslashes doubled.
+_CONTROL_CHARS = str.maketrans(
+    {c: rf"\x{c:02x}" for c in itertools.chain(range(0x20), range(0x7F, 0xA0))}
+)
+_CONTROL_CHARS[ord("\\")] = r"\\"
+
+
+class _StderrHandler(logging.Handler):
+    """Write each message, alone on its line, to the current ``sys.stderr``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr
+            stream.write(record.getMessage() + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+if not access_logger.handlers:
+    access_logger.addHandler(_StderrHandler())
+    access_logger.setLevel(logging.INFO)
+    access_logger.propagate = False
+
+_cached_second = -1
+_cached_stamp = ""
+
+
+def log_date_time_string() -> str:
+    """Return the local time as ``BaseHTTPRequestHandler.log_date_time_string`` does."""
+    global _cached_second, _cached_stamp  # noqa: PLW0603 - a one-second cache
+    now = int(time.time())
+    if now != _cached_second:
+        year, month, day, hh, mm, ss, *_ = time.localtime(now)
+        _cached_stamp = f"{day:02d}/{_MONTHS[month]}/{year:04d} {hh:02d}:{mm:02d}:{ss:02d}"
+        _cached_second = now
+    return _cached_stamp
+
+
+def log_access(host: str, message: str) -> None:
+    """Log *message* for a client at *host*, prefixed as the standard library does."""
+    if access_logger.isEnabledFor(logging.INFO):
+        access_logger.info(
+            "%s - - [%s] %s",
+            host,
+            log_date_time_string(),
+            message.translate(_CONTROL_CHARS),
+        )

@@ -1,0 +1,150 @@
+"""Helpers for the server's tests: a server on loopback in a thread, raw HTTP over sockets."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from wsgi_simple_server import ServerConfig, WSGIServer, make_server
+
+QUIET = ServerConfig(access_log=False, threads=4, shutdown_timeout_s=2.0)
+
+
+def hello_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"Hello"]
+
+
+def echo_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Answer with the request body, and the path in X-Path."""
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Path", environ["PATH_INFO"])])
+    return [body]
+
+
+@contextmanager
+def running(
+    app: Any,
+    config: ServerConfig | None = QUIET,
+    host: str = "127.0.0.1",
+    server_class: type[WSGIServer] = WSGIServer,
+    handler_class: Any = None,
+) -> Iterator[WSGIServer]:
+    """Serve *app* on an ephemeral port for the duration of the block."""
+    kwargs: dict[str, Any] = {"server_class": server_class}
+    if handler_class is not None:
+        kwargs["handler_class"] = handler_class
+    server = make_server(host, 0, app, config=config, **kwargs)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def address(server: WSGIServer) -> tuple[str, int]:
+    host, port = server.server_address[:2]
+    return str(host), int(port)
+
+
+def connect(server: WSGIServer, timeout: float = 5.0) -> socket.socket:
+    return socket.create_connection(address(server), timeout=timeout)
+
+
+def roundtrip(server: WSGIServer, data: bytes, timeout: float = 5.0) -> bytes:
+    """Send *data* on a new connection and return all that comes back until EOF."""
+    with connect(server, timeout) as sock:
+        sock.sendall(data)
+        return read_all(sock)
+
+
+def read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+class Response:
+    def __init__(self, status_line: bytes, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status_line = status_line
+        self.status = int(status_line.split()[1])
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+class Reader:
+    """Reads HTTP/1.x responses one after the other from a socket (no read-ahead loss)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.file = sock.makefile("rb")
+
+    def response(self, head_only: bool = False) -> Response:
+        status_line = self.file.readline()
+        if not status_line:
+            raise ConnectionError("connection closed before a response")
+        headers = []
+        while (line := self.file.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("iso-8859-1").partition(":")
+            headers.append((name, value.strip()))
+        response = Response(status_line.rstrip(b"\r\n"), headers, b"")
+        if head_only or response.status in (204, 304) or response.status < 200:
+            return response
+        if response.header("Transfer-Encoding") == "chunked":
+            body = io.BytesIO()
+            while True:
+                size = int(self.file.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.file.readline() not in (b"\r\n", b""):
+                        pass
+                    break
+                body.write(self.file.read(size))
+                self.file.readline()
+            response.body = body.getvalue()
+        elif (length := response.header("Content-Length")) is not None:
+            response.body = self.file.read(int(length))
+        else:
+            response.body = self.file.read()
+        return response
+
+    def at_eof(self) -> bool:
+        return self.file.read(1) == b""
+
+
+class Kit:
+    """The helpers above, handed to tests by the ``kit`` fixture."""
+
+    QUIET = QUIET
+    hello_app = staticmethod(hello_app)
+    echo_app = staticmethod(echo_app)
+    running = staticmethod(running)
+    address = staticmethod(address)
+    connect = staticmethod(connect)
+    roundtrip = staticmethod(roundtrip)
+    read_all = staticmethod(read_all)
+    Reader = Reader
+
+
+@pytest.fixture
+def kit() -> type[Kit]:
+    return Kit
