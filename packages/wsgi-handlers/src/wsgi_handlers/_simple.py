@@ -93,7 +93,7 @@ class SimpleHandler(BaseHandler):
         ``fileno()`` of a regular file and ``stdout`` has the ``fileno()`` of a
         socket. ``bytes_sent`` is the number of bytes the kernel sent.
         """
-        if not _HAS_SENDFILE or not self.status or self._chunked:
+        if not _HAS_SENDFILE or not self.status or (self.headers_sent and self._chunked):
             return False
         target = self._sendfile_target()
         if target is None:
