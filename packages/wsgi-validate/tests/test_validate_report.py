@@ -38,8 +38,8 @@ def test_every_violation_is_recorded_and_the_request_completes(
     assert exchange.calls == [("200 OK", [("Connection", "close"), ("X-A", "a\x7f")])]
     assert [v.rule for v in report.violations] == [
         "input-read-size",
-        "header-value-control-char",
         "content-type-missing",
+        "header-value-control-char",
         "header-hop-by-hop",
     ]
 

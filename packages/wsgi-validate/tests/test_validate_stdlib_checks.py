@@ -4,7 +4,9 @@ Each case runs the same application and environ through the stdlib's validator a
 through ours, and compares what comes out; ``expected`` spells the message out.
 """
 
+import ast
 import io
+import re
 import warnings
 import wsgiref.validate
 from collections.abc import Callable, Iterable, Iterator
@@ -13,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import wsgi_validate
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from wsgi_util import setup_testing_defaults
 from wsgi_util.types import StartResponse, WSGIEnvironment
 
 if TYPE_CHECKING:
@@ -520,3 +525,82 @@ def test_environ_warning_points_at_the_server_calling_the_app(kit: "type[Kit]") 
         )
     result.close()  # type: ignore[attr-defined]
     assert record[0].filename == __file__
+
+
+# -- differential property: whatever the stdlib says about a response, we say too -----
+
+_STATUSES = st.one_of(
+    st.sampled_from(["200 OK", "204 No Content", "304 Not Modified", "404", "099 X", "600 X"]),
+    st.text(max_size=12),
+)
+_NAMES = st.one_of(
+    st.sampled_from(
+        ["Content-Type", "content-length", "Status", "X.Y", "X-", "1X", "Connection", "X:Y"]
+    ),
+    st.text(max_size=8),
+)
+_VALUES = st.one_of(
+    st.sampled_from(["text/plain", "5", "a\tb", "a\x7fb", "x\ny"]), st.text(max_size=8)
+)
+_HEADERS = st.lists(st.tuples(_NAMES, _VALUES), max_size=4)
+
+
+def _fixed_here(stdlib: str) -> bool:
+    """Whether *stdlib* is one of the false positives fixed here (HTAB, token names)."""
+    name = re.fullmatch(r"Bad header name: (.*)", stdlib, re.DOTALL)
+    if name is not None:
+        return wsgi_validate.header_re.fullmatch(ast.literal_eval(name.group(1))) is not None
+    return re.fullmatch(r"Bad header value: .*\(bad char: '\\t'\)", stdlib, re.DOTALL) is not None
+
+
+_ADDED = {rule.id for rule in wsgi_validate.RULES.values() if rule.origin == "new"} | {
+    "status-code-range",  # > 599
+    "header-value-control-char",  # DEL
+    "header-name-syntax",  # a fixed name may still be refused later
+}
+
+
+def _respond(validator: Any, status: str, headers: list[tuple[str, str]], **options: Any) -> str:
+    """Return the AssertionError text ("-" if none) of responding through *validator*."""
+
+    def app(environ: WSGIEnvironment, start_response: Any) -> Any:
+        start_response(status, headers)
+        return [b"body"]
+
+    environ: WSGIEnvironment = {"QUERY_STRING": "", "wsgi.input": io.BytesIO()}
+    setup_testing_defaults(environ)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = None
+        try:
+            result = validator(app, **options)(environ, lambda *a: lambda data: None)
+            for _ in result:
+                pass
+        except AssertionError as error:
+            return str(error)
+        except (ValueError, IndexError) as error:
+            return f"crash {type(error).__name__}"
+        finally:
+            if result is not None:
+                result.close()
+    return "-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_STATUSES, _HEADERS)
+def test_property_every_stdlib_verdict_on_a_response_is_ours_too(
+    status: str, headers: list[tuple[str, str]]
+) -> None:
+    stdlib = _respond(wsgiref.validate.validator, status, headers)
+    ours = _respond(wsgi_validate.validator, status, headers)
+    if stdlib.startswith("crash"):
+        assert ours != "-"
+        assert not ours.startswith("crash")
+    elif _fixed_here(stdlib):
+        assert ours != stdlib
+    elif stdlib != "-":
+        assert ours == stdlib
+    elif ours != "-":
+        report = wsgi_validate.ValidationReport()
+        _respond(wsgi_validate.validator, status, headers, report=report)
+        assert report.rules() <= _ADDED | {"status-format"}, (stdlib, ours)

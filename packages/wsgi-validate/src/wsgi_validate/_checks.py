@@ -36,6 +36,7 @@ _token_re = re.compile(_TCHAR + r"+")
 # (a false positive) and lets DEL through.
 bad_header_value_re = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 """A character not allowed in a header value or a status line."""
+_stdlib_bad_value = re.compile(r"[\x00-\x08\x0a-\x1f]").search
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PATCH", "PUT", "DELETE", "TRACE"})
 _REQUIRED_KEYS = (
@@ -221,24 +222,28 @@ def _check_status_syntax(status: str, code: int, ex: _Exchange) -> None:
 
 
 def check_headers(headers: Any) -> None:
-    """Check the response headers given to ``start_response`` (stdlib rules)."""
-    _check_headers(headers, STDLIB_EXCHANGE)
+    """Check the response headers given to ``start_response`` (stdlib rules, and DEL)."""
+    has_del = _check_headers(headers, STDLIB_EXCHANGE)[2]
+    if has_del is not None:
+        STDLIB_EXCHANGE.fail("header-value-control-char", has_del, "\x7f")
 
 
 def _check_headers(  # noqa: PLR0912
     headers: Any, ex: _Exchange
-) -> tuple[str | None, list[str] | None]:
+) -> tuple[str | None, list[str] | None, str | None]:
     """Apply the stdlib's header checks in its order.
 
-    Return what the later checks need: the first hop-by-hop header name, and the
-    Content-Length values (None when there is none).
+    Return what the later checks need: the first hop-by-hop header name, the
+    Content-Length values (None when there is none), and the first value holding a DEL
+    (refused after all the stdlib's checks: the stdlib lets DEL through).
     """
     hop_by_hop: str | None = None
     lengths: list[str] | None = None
+    has_del: str | None = None
     if type(headers) is not list:
         ex.fail("headers-type", headers, type(headers))
         if not isinstance(headers, list | tuple):
-            return hop_by_hop, lengths
+            return hop_by_hop, lengths, has_del
     strict = ex.policy.strict
     name_re = header_re if strict else _token_re
     for item in headers:
@@ -274,10 +279,12 @@ def _check_headers(  # noqa: PLR0912
                 else:
                     lengths.append(value)
         if value is not None:
-            bad = bad_header_value_re.search(value)
+            bad = _stdlib_bad_value(value)
             if bad is not None:
                 ex.fail("header-value-control-char", value, bad.group(0))
-    return hop_by_hop, lengths
+            elif "\x7f" in value and has_del is None:
+                has_del = value
+    return hop_by_hop, lengths, has_del
 
 
 def check_content_type(status: Any, headers: Any) -> None:

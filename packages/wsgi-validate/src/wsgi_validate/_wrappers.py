@@ -183,14 +183,14 @@ class IteratorWrapper:
                 ex.on_trapped()
             ex.on_body_end()
             raise
-        if ex.reraised:
-            ex.on_trapped()
         if type(v) is not bytes:
             ex.fail("iterator-item-type", v)
         if self.check_start_response is not None:
             if not self.check_start_response:
                 ex.fail("iterator-before-start-response")
             self.check_start_response = None
+        if ex.reraised:
+            ex.on_trapped()
         if v and type(v) is bytes:
             ex.on_body(len(v))
         return v  # type: ignore[no-any-return]
