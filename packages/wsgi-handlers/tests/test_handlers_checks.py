@@ -1,6 +1,7 @@
 """start_response and write refuse what must not reach the wire, also under python -O."""
 
 import io
+import re
 import subprocess
 import sys
 import wsgiref.handlers as ref
@@ -239,6 +240,7 @@ def test_an_app_that_never_calls_start_response_gets_a_clear_error(
 
 _OPTIMIZED_CHECK = """
 import io
+import re
 from wsgi_handlers import SimpleHandler
 env = {"SERVER_PROTOCOL": "HTTP/1.0", "REQUEST_METHOD": "GET"}
 results = []
@@ -299,3 +301,35 @@ def test_any_status_either_passes_whole_or_is_refused(reason: str) -> None:
         h.start_response(status, [])
         h.finish_content()
         assert h.stdout.getvalue().startswith(f"HTTP/1.0 {status}\r\n".encode("latin-1"))  # type: ignore[attr-defined]
+
+
+def test_a_value_replaced_by_a_non_str_after_start_response_is_refused(
+    environ: dict[str, Any],
+) -> None:
+    h, out = handler(environ)
+    headers = [("Content-Type", "text/plain")]
+    h.start_response("200 OK", headers)
+    headers[0] = ("Content-Type", 42)  # type: ignore[assignment]
+    with pytest.raises(AssertionError, match="must be of type str"):
+        h.write(b"body")
+    assert out.getvalue() == b""
+
+
+_NAME = st.sampled_from(["Content-Type", "Set-Cookie", "X-Custom", "x-a", "Date", "Server"])
+_VALUE = st.text(alphabet=st.characters(codec="latin-1", exclude_categories=["Cc"]), max_size=10)
+
+
+@given(st.lists(st.tuples(_NAME, _VALUE), max_size=6), st.booleans())
+def test_the_header_block_is_the_one_headers_would_write(
+    pairs: list[tuple[str, str]], one_block: bool
+) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", list(pairs))
+        return [b"xyz"] if one_block else iter([b"xyz"])
+
+    environ = {"SERVER_PROTOCOL": "HTTP/1.0", "REQUEST_METHOD": "GET"}
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    SimpleHandler(io.BytesIO(), ours, io.StringIO(), dict(environ)).run(app)
+    ref.SimpleHandler(io.BytesIO(), theirs, io.StringIO(), dict(environ)).run(app)
+    date = re.compile(rb"Date: [^\r]*\r\n")
+    assert date.sub(b"", ours.getvalue()) == date.sub(b"", theirs.getvalue())

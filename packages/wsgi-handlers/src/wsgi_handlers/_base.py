@@ -18,7 +18,12 @@ from wsgi_headers import Headers
 from wsgi_util import FileWrapper, guess_scheme
 from wsgi_util.types import ErrorStream, InputStream, StartResponse, WSGIApplication
 
-from wsgi_handlers._checks import check_app_headers, check_header, check_status
+from wsgi_handlers._checks import (
+    check_app_headers,
+    check_header,
+    check_status,
+    serialize_known_good,
+)
 from wsgi_handlers._date import date_line_now
 from wsgi_handlers._environ import read_environ
 
@@ -99,6 +104,7 @@ class BaseHandler:
     _default_preamble: ClassVar[bool] = True
     _default_send_headers: ClassVar[bool] = True
     _default_cleanup: ClassVar[bool] = True
+    _default_result_is_file: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -107,6 +113,7 @@ class BaseHandler:
             cls.cleanup_headers is BaseHandler.cleanup_headers
             and cls.set_content_length is BaseHandler.set_content_length
         )
+        cls._default_result_is_file = cls.result_is_file is BaseHandler.result_is_file
         cls._default_send_headers = (
             cls._default_preamble and cls.send_headers is BaseHandler.send_headers
         )
@@ -166,7 +173,12 @@ class BaseHandler:
         iterate from the event loop and call ``self.close()`` once done.
         """
         try:
-            if not self.result_is_file() or not self.sendfile():
+            if self._default_result_is_file:
+                wrapper = self.wsgi_file_wrapper
+                is_file = wrapper is not None and isinstance(self.result, wrapper)
+            else:
+                is_file = self.result_is_file()
+            if not is_file or not self.sendfile():
                 write = self.write
                 for data in self.result:  # type: ignore[union-attr]
                     write(data)
@@ -298,7 +310,9 @@ class BaseHandler:
             if self._default_send_headers and len(data) <= _MERGE_LIMIT:
                 # Headers and a small first chunk in one _write(): same bytes, one call.
                 head = self._header_bytes()
-                self._write(head + self._framed(data))
+                if self._chunked or self._no_body:
+                    data = self._framed(data)
+                self._write(head + data)
                 self._flush()
                 return
             self.send_headers()
@@ -390,13 +404,18 @@ class BaseHandler:
     def _header_bytes(self) -> bytes:
         # send_headers() with the default send_preamble(), as one bytes object.
         headers = self.headers
-        if self._default_cleanup and type(headers) is Headers and not self._http11_framing():
+        if (
+            self._default_cleanup
+            and type(headers) is Headers
+            and (self.http_version != "1.1" or not self.origin_server)
+        ):
             # cleanup_headers() and set_content_length() inlined, with one pass over
             # the headers instead of a case-insensitive lookup per name.
             self._chunked = self._no_body = False
             has_date = has_server = False
             length = None
-            for name, value in headers.items():
+            pairs = headers.items()
+            for name, value in pairs:
                 lower = name.lower()
                 if lower == "content-length":
                     length = value
@@ -410,14 +429,17 @@ class BaseHandler:
                 except (TypeError, AttributeError, NotImplementedError):
                     blocks = 0
                 if blocks == 1:
-                    length = headers["Content-Length"] = str(self.bytes_sent)
+                    length = str(self.bytes_sent)
+                    headers.add_header("Content-Length", length)  # known to be absent
+                    pairs.append(("Content-Length", length))
+            block = serialize_known_good(pairs) or bytes(headers)
         else:
             self.cleanup_headers()
             headers = self.headers
             has_date = "Date" in headers  # type: ignore[operator]
             has_server = "Server" in headers  # type: ignore[operator]
             length = headers.get("Content-Length")  # type: ignore[union-attr]
-        block = bytes(headers)  # type: ignore[arg-type]
+            block = bytes(headers)  # type: ignore[arg-type]
         self.headers_sent = True
         self._note_framing(length)
         if not self.origin_server or self.client_is_modern():

@@ -28,7 +28,20 @@ _is_hop_by_hop_lower = HOP_BY_HOP_HEADERS.__contains__
 # again and again, so the common case is one set lookup. Bounded, never evicted.
 _MAX_REMEMBERED = 512
 _good_statuses: set[str] = set()
-_good_names: set[str] = set()
+_good_names: set[str] = {
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Length",
+    "Content-Type",
+    "Date",
+    "ETag",
+    "Last-Modified",
+    "Location",
+    "Server",
+    "Set-Cookie",
+    "Vary",
+}
 
 
 def check_status(status: str) -> None:
@@ -81,3 +94,25 @@ def check_app_headers(headers: list[tuple[str, str]]) -> None:
                 _good_names.add(name)
         if not value.isascii() and _not_sendable_in_value(value) is not None:
             check_header(name, value, full=False)
+
+
+def serialize_known_good(pairs: list[tuple[str, str]]) -> bytes | None:
+    """The header block of *pairs* on the wire, or None if a pair needs a full check.
+
+    The fast path for pairs ``start_response`` has already seen: every name one
+    known to be a token (and not hop-by-hop), every value a ``str`` of sendable
+    ISO-8859-1 text. Anything else returns None and the caller falls back to
+    ``bytes(headers)``, which checks everything and raises the precise error.
+    """
+    good_names = _good_names
+    lines = []
+    values = []
+    for name, value in pairs:
+        if name not in good_names or type(value) is not str:
+            return None
+        lines.append(f"{name}: {value}\r\n")
+        values.append(value)
+    if _not_sendable_in_value("".join(values)) is not None:
+        return None
+    lines.append("\r\n")
+    return "".join(lines).encode("iso-8859-1")
