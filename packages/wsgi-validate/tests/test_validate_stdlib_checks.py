@@ -55,6 +55,11 @@ def ok_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[
     return [b"ok"]
 
 
+def empty_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return []
+
+
 def responding(status: Any, headers: Any, *extra: Any, body: Any = (b"x",)) -> App:
     def app(environ: WSGIEnvironment, start_response: Any) -> Any:
         start_response(status, headers, *extra)
@@ -86,11 +91,22 @@ class OnlyWrite:
     def write(self, s: str) -> None:
         pass
 
+    def writelines(self, seq: list[str]) -> None:
+        pass
+
     def __repr__(self) -> str:
         return "<only write>"
 
 
+class NamedErrors(io.StringIO):
+    def __repr__(self) -> str:
+        return "<errors>"
+
+
 class StrInput(io.BytesIO):
+    def __repr__(self) -> str:
+        return "<str input>"
+
     def read(self, size: int | None = -1) -> Any:
         return "text"
 
@@ -604,3 +620,54 @@ def test_property_every_stdlib_verdict_on_a_response_is_ours_too(
         report = wsgi_validate.ValidationReport()
         _respond(wsgi_validate.validator, status, headers, report=report)
         assert report.rules() <= _ADDED | {"status-format"}, (stdlib, ours)
+
+
+_ENVIRON_KEYS = [
+    "REQUEST_METHOD", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME", "PATH_INFO",
+    "QUERY_STRING", "CONTENT_LENGTH", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH",
+    "wsgi.version", "wsgi.url_scheme", "wsgi.input", "wsgi.errors", "wsgi.multithread",
+]  # fmt: skip
+_ENVIRON_VALUES = st.sampled_from(
+    [None, "", "/", "x", "/x", "GET", "HEAD", "BREW", "-1", "12", "ten", "ftp", "https",
+     1, (1, 0), [1, 0], b"GET", OnlyRead(), OnlyWrite()]
+)  # fmt: skip
+
+
+def _environ_verdict(validator: Any, changes: dict[str, Any]) -> tuple[str, list[str]]:
+    """Return the AssertionError text ("-" if none) and the warnings, for *changes*."""
+    environ: WSGIEnvironment = {
+        "QUERY_STRING": "",
+        "wsgi.input": StrInput(),  # fixed repr: the messages quote it
+        "wsgi.errors": NamedErrors(),
+    }
+    setup_testing_defaults(environ)
+    for key, value in changes.items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = None
+        try:
+            result = validator(empty_app)(environ, lambda *a: lambda data: None)
+            list(result)
+        except AssertionError as error:
+            return str(error), []
+        except (KeyError, ValueError, TypeError, AttributeError) as error:
+            return f"crash {type(error).__name__}", []
+        finally:
+            if result is not None:
+                result.close()
+    return "-", [str(w.message) for w in caught if w.category.__name__ == "WSGIWarning"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(_ENVIRON_KEYS), _ENVIRON_VALUES, max_size=4))
+def test_property_every_stdlib_verdict_on_an_environ_is_ours_too(changes: dict[str, Any]) -> None:
+    stdlib = _environ_verdict(wsgiref.validate.validator, changes)
+    ours = _environ_verdict(wsgi_validate.validator, changes)
+    if stdlib[0].startswith("crash"):
+        assert not ours[0].startswith("crash")
+    else:
+        assert ours == stdlib
