@@ -333,3 +333,18 @@ def test_the_header_block_is_the_one_headers_would_write(
     ref.SimpleHandler(io.BytesIO(), theirs, io.StringIO(), dict(environ)).run(app)
     date = re.compile(rb"Date: [^\r]*\r\n")
     assert date.sub(b"", ours.getvalue()) == date.sub(b"", theirs.getvalue())
+
+
+def test_start_response_with_an_empty_exc_info_after_headers_reraises_the_current_error(
+    environ: dict[str, Any],
+) -> None:
+    h, _ = handler(environ)
+    h.start_response("200 OK", [])
+    h.write(b"x")
+    with pytest.raises(RuntimeError, match="No active exception to reraise"):
+        h.start_response("500 Oops", [], (None, None, None))
+    try:
+        raise KeyError("being handled")
+    except KeyError:
+        with pytest.raises(KeyError, match="being handled"):
+            h.start_response("500 Oops", [], (None, None, None))

@@ -248,8 +248,12 @@ class BaseHandler:
         if exc_info:
             try:
                 if self.headers_sent:
-                    # Too late for another status: re-raise the application's error.
-                    raise exc_info[1].with_traceback(exc_info[2])  # type: ignore[union-attr]
+                    # Too late for another status: re-raise the application's error
+                    # (PEP 3333), or the one being handled if exc_info holds none.
+                    error = exc_info[1] or sys.exc_info()[1]
+                    if error is None:
+                        raise RuntimeError("No active exception to reraise")
+                    raise error.with_traceback(exc_info[2] or error.__traceback__)
             finally:
                 exc_info = None  # avoid a dangling circular reference
         elif self.headers is not None:
