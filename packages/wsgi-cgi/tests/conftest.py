@@ -6,6 +6,7 @@ installed with apt-get (as root only); if that is impossible the tests fail with
 message saying why: they are never skipped.
 """
 
+import contextlib
 import http.client
 import os
 import shutil
@@ -204,13 +205,29 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait(STOP_TIMEOUT_S)
 
 
-def server_folder() -> Path:
-    # World-readable (0755), so that a server's unprivileged user reaches the script.
+@contextlib.contextmanager
+def server_folder() -> Iterator[Path]:
+    """A temporary folder for one server, removed afterwards whatever happened.
+
+    World-readable (0755), so that a server's unprivileged user reaches the script.
+    """
     folder = Path(tempfile.mkdtemp(prefix="wsgi-cgi-"))
-    folder.chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    (folder / "htdocs").mkdir(mode=0o755)
-    (folder / "htdocs").chmod(0o755)
-    return folder
+    try:
+        folder.chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+        (folder / "htdocs").mkdir(mode=0o755)
+        (folder / "htdocs").chmod(0o755)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running(server: WebServer) -> Iterator[WebServer]:
+    """Stop *server* when the block ends."""
+    try:
+        yield server
+    finally:
+        stop_process(server.process)
 
 
 LIGHTTPD_CONF = """
@@ -232,24 +249,21 @@ $HTTP["url"] =~ "^/secure/" {{
 def lighttpd() -> Iterator[WebServer]:
     """lighttpd with mod_cgi serving /app.cgi and /secure/app.cgi (HTTPS=on)."""
     binary = ensure_installed("lighttpd", ["lighttpd", "/usr/sbin/lighttpd"])
-    folder = server_folder()
-    htdocs = folder / "htdocs"
-    write_cgi_script(htdocs, "app.cgi", sys.executable)
-    (htdocs / "secure").mkdir()
-    write_cgi_script(htdocs / "secure", "app.cgi", sys.executable)
-    port = free_port()
-    error_log = folder / "error.log"
-    conf = folder / "lighttpd.conf"
-    conf.write_text(
-        LIGHTTPD_CONF.format(htdocs=htdocs, port=port, error_log=error_log, folder=folder),
-        encoding="utf-8",
-    )
-    server = start_server("lighttpd", [binary, "-D", "-f", str(conf)], port, folder, error_log)
-    try:
-        yield server
-    finally:
-        stop_process(server.process)
-        shutil.rmtree(folder, ignore_errors=True)
+    with server_folder() as folder:
+        htdocs = folder / "htdocs"
+        write_cgi_script(htdocs, "app.cgi", sys.executable)
+        (htdocs / "secure").mkdir()
+        write_cgi_script(htdocs / "secure", "app.cgi", sys.executable)
+        port = free_port()
+        error_log = folder / "error.log"
+        conf = folder / "lighttpd.conf"
+        conf.write_text(
+            LIGHTTPD_CONF.format(htdocs=htdocs, port=port, error_log=error_log, folder=folder),
+            encoding="utf-8",
+        )
+        command = [binary, "-D", "-f", str(conf)]
+        with running(start_server("lighttpd", command, port, folder, error_log)) as server:
+            yield server
 
 
 APACHE_MODULES_DIR = Path("/usr/lib/apache2/modules")
@@ -318,34 +332,31 @@ def python_for_unprivileged_user() -> str:
 def apache() -> Iterator[WebServer]:
     """Apache httpd (prefork MPM, mod_cgi) serving /app.cgi."""
     binary = ensure_installed("apache2", ["/usr/sbin/apache2", "apache2"])
-    folder = server_folder()
-    htdocs = folder / "htdocs"
     root = os.geteuid() == 0
-    write_cgi_script(htdocs, "app.cgi", python_for_unprivileged_user() if root else sys.executable)
-    modules = ["mpm_prefork", "authz_core", "mime", "cgi"]
-    load_modules = "\n".join(
-        f'LoadModule {name}_module "{APACHE_MODULES_DIR / f"mod_{name}.so"}"' for name in modules
-    )
-    (folder / "mime.types").write_text("", encoding="utf-8")
-    port = free_port()
-    error_log = folder / "error.log"
-    conf = folder / "httpd.conf"
-    conf.write_text(
-        APACHE_CONF.format(
-            folder=folder,
-            port=port,
-            load_modules=load_modules,
-            user_lines=f"User {APACHE_USER}\nGroup {APACHE_USER}" if root else "",
-            error_log=error_log,
-            htdocs=htdocs,
-        ),
-        encoding="utf-8",
-    )
-    server = start_server(
-        "apache2", [binary, "-f", str(conf), "-DFOREGROUND"], port, folder, error_log
-    )
-    try:
-        yield server
-    finally:
-        stop_process(server.process)
-        shutil.rmtree(folder, ignore_errors=True)
+    interpreter = python_for_unprivileged_user() if root else sys.executable
+    with server_folder() as folder:
+        htdocs = folder / "htdocs"
+        write_cgi_script(htdocs, "app.cgi", interpreter)
+        modules = ["mpm_prefork", "authz_core", "mime", "cgi"]
+        load_modules = "\n".join(
+            f'LoadModule {name}_module "{APACHE_MODULES_DIR / f"mod_{name}.so"}"'
+            for name in modules
+        )
+        (folder / "mime.types").write_text("", encoding="utf-8")
+        port = free_port()
+        error_log = folder / "error.log"
+        conf = folder / "httpd.conf"
+        conf.write_text(
+            APACHE_CONF.format(
+                folder=folder,
+                port=port,
+                load_modules=load_modules,
+                user_lines=f"User {APACHE_USER}\nGroup {APACHE_USER}" if root else "",
+                error_log=error_log,
+                htdocs=htdocs,
+            ),
+            encoding="utf-8",
+        )
+        command = [binary, "-f", str(conf), "-DFOREGROUND"]
+        with running(start_server("apache2", command, port, folder, error_log)) as server:
+            yield server
