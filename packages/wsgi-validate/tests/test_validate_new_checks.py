@@ -212,7 +212,46 @@ def test_empty_body_on_a_204_or_304_is_accepted(
     run: "Runner", kit: "type[Kit]", status: str
 ) -> None:
     run(kit.app_with(status, headers=[], body=[b""]))
-    run(kit.app_with(status, headers=[("Content-Length", "12")], body=[]), strict_stdlib=False)
+
+
+def test_content_length_of_the_representation_on_a_304_is_accepted(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    run(kit.app_with("304 Not Modified", headers=[("Content-Length", "12")], body=[]))
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "103 Early Hints", "100 Continue"])
+def test_content_length_on_a_1xx_or_204_response_is_refused(
+    run: "Runner", kit: "type[Kit]", status: str
+) -> None:
+    with pytest.raises(AssertionError) as info:
+        run(kit.app_with(status, headers=[("Content-Length", "0")], body=[]), strict_stdlib=False)
+    assert str(info.value) == f"A {status[:3]} response must not have a Content-Length header"
+
+
+@pytest.mark.parametrize("etag", ['"abc"', 'W/"abc"', '""', '"\x80\xff!#~"'])
+def test_quoted_entity_tag_is_accepted(run: "Runner", kit: "type[Kit]", etag: str) -> None:
+    run(kit.app_with(headers=[("Content-Type", "text/plain"), ("ETag", etag)]))
+
+
+@pytest.mark.parametrize("etag", ["abc", 'w/"abc"', '"abc', "W/abc", '"a"b"', '"a b"', 'W/ "a"'])
+def test_etag_that_is_not_an_entity_tag_is_refused(
+    run: "Runner", kit: "type[Kit]", etag: str
+) -> None:
+    with pytest.raises(AssertionError) as info:
+        run(kit.app_with(headers=[("Content-Type", "text/plain"), ("etag", etag)]))
+    assert str(info.value) == (
+        f"ETag header is not an entity-tag (a quoted string, optionally prefixed by W/): {etag!r}"
+    )
+
+
+@pytest.mark.parametrize("version", [(1, 1), (2, 0), (1,)])
+def test_wsgi_version_other_than_1_0_is_refused(
+    run: "Runner", kit: "type[Kit]", version: tuple[int, ...]
+) -> None:
+    with pytest.raises(AssertionError) as info:
+        run(kit.app_with(), kit.make_environ(b"", **{"wsgi.version": version}))
+    assert str(info.value) == f"wsgi.version should be (1, 0), not {version!r}"
 
 
 def test_body_on_a_head_response_is_refused(run: "Runner", kit: "type[Kit]") -> None:

@@ -11,7 +11,7 @@ that whenever the stdlib raises, the first message raised here is the same one.
 """
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from wsgi_util import HOP_BY_HOP_HEADERS
 
@@ -37,6 +37,10 @@ _token_re = re.compile(_TCHAR + r"+")
 bad_header_value_re = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 """A character not allowed in a header value or a status line."""
 _stdlib_bad_value = re.compile(r"[\x00-\x08\x0a-\x1f]").search
+
+# RFC 9110 section 8.8.3: entity-tag = [ weak ] opaque-tag; weak = %s"W/";
+# opaque-tag = DQUOTE *etagc DQUOTE; etagc = %x21 / %x23-7E / obs-text
+_entity_tag = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"').fullmatch
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PATCH", "PUT", "DELETE", "TRACE"})
 _REQUIRED_KEYS = (
@@ -117,6 +121,13 @@ def _check_environ(environ: Any, ex: _Exchange) -> None:  # noqa: PLR0912
         ex.fail("environ-request-method", method)
     ex.head = method == "HEAD"
 
+    _check_environ_paths(environ, ex)
+    # After every stdlib check, so that the first message is the stdlib's.
+    if type(version) is tuple and version != (1, 0):
+        ex.fail("environ-wsgi-version-value", version)
+
+
+def _check_environ_paths(environ: dict[str, Any], ex: _Exchange) -> None:
     script_name = environ.get("SCRIPT_NAME")
     if script_name and type(script_name) is str and not script_name.startswith("/"):
         ex.fail("environ-script-name", script_name)
@@ -223,27 +234,33 @@ def _check_status_syntax(status: str, code: int, ex: _Exchange) -> None:
 
 def check_headers(headers: Any) -> None:
     """Check the response headers given to ``start_response`` (stdlib rules, and DEL)."""
-    has_del = _check_headers(headers, STDLIB_EXCHANGE)[2]
-    if has_del is not None:
-        STDLIB_EXCHANGE.fail("header-value-control-char", has_del, "\x7f")
+    with_del = _check_headers(headers, STDLIB_EXCHANGE).with_del
+    if with_del is not None:
+        STDLIB_EXCHANGE.fail("header-value-control-char", with_del, "\x7f")
 
 
-def _check_headers(  # noqa: PLR0912
-    headers: Any, ex: _Exchange
-) -> tuple[str | None, list[str] | None, str | None]:
-    """Apply the stdlib's header checks in its order.
+class _HeaderNotes(NamedTuple):
+    """What the stdlib's header checks saw that the later checks need."""
 
-    Return what the later checks need: the first hop-by-hop header name, the
-    Content-Length values (None when there is none), and the first value holding a DEL
-    (refused after all the stdlib's checks: the stdlib lets DEL through).
-    """
+    hop_by_hop: str | None  # the first hop-by-hop header name
+    lengths: list[str] | None  # every Content-Length value
+    with_del: str | None  # the first value holding a DEL (the stdlib lets DEL through)
+    etag: str | None  # the ETag value
+
+
+_NOTHING_NOTED = _HeaderNotes(None, None, None, None)
+
+
+def _check_headers(headers: Any, ex: _Exchange) -> _HeaderNotes:  # noqa: PLR0912
+    """Apply the stdlib's header checks in its order; return what later checks need."""
     hop_by_hop: str | None = None
     lengths: list[str] | None = None
-    has_del: str | None = None
+    with_del: str | None = None
+    etag: str | None = None
     if type(headers) is not list:
         ex.fail("headers-type", headers, type(headers))
         if not isinstance(headers, list | tuple):
-            return hop_by_hop, lengths, has_del
+            return _NOTHING_NOTED
     strict = ex.policy.strict
     name_re = header_re if strict else _token_re
     for item in headers:
@@ -278,13 +295,35 @@ def _check_headers(  # noqa: PLR0912
                     lengths = [value]
                 else:
                     lengths.append(value)
+            elif lower == "etag":
+                etag = value
         if value is not None:
             bad = _stdlib_bad_value(value)
             if bad is not None:
                 ex.fail("header-value-control-char", value, bad.group(0))
-            elif "\x7f" in value and has_del is None:
-                has_del = value
-    return hop_by_hop, lengths, has_del
+            elif "\x7f" in value and with_del is None:
+                with_del = value
+    if hop_by_hop is None and lengths is None and with_del is None and etag is None:
+        return _NOTHING_NOTED
+    return _HeaderNotes(hop_by_hop, lengths, with_del, etag)
+
+
+def _check_header_notes(notes: _HeaderNotes, code: int | None, ex: _Exchange) -> int | None:
+    """Apply the header rules the stdlib misses; return the declared body length."""
+    if notes is _NOTHING_NOTED:
+        return None
+    if notes.with_del is not None:
+        ex.fail("header-value-control-char", notes.with_del, "\x7f")
+    if notes.hop_by_hop is not None:
+        ex.fail("header-hop-by-hop", notes.hop_by_hop)
+    if notes.etag is not None and _entity_tag(notes.etag) is None:
+        ex.fail("etag-syntax", notes.etag)
+    if notes.lengths is None:
+        return None
+    if code is not None and (code < 200 or code == 204):
+        ex.fail("content-length-not-allowed", code)
+        return None
+    return _check_content_length(notes.lengths, ex)
 
 
 def check_content_type(status: Any, headers: Any) -> None:

@@ -6,10 +6,10 @@ from typing import Any, cast
 from wsgi_util.types import WSGIApplication
 
 from wsgi_validate._checks import (
-    _check_content_length,
     _check_content_type,
     _check_environ,
     _check_exc_info,
+    _check_header_notes,
     _check_headers,
     _check_iterator,
     _check_status,
@@ -112,7 +112,7 @@ def _start_response_wrapper(
 
         # The stdlib's checks, in its order.
         code = _check_status(status, ex)
-        hop_by_hop, lengths, has_del = _check_headers(headers, ex)
+        notes = _check_headers(headers, ex)
         if code is not None and ex.policy.strict and isinstance(headers, list | tuple):
             _check_content_type(code, headers, ex)
         _check_exc_info(exc_info, ex)
@@ -120,11 +120,7 @@ def _start_response_wrapper(
         # The rules the stdlib misses.
         if code is not None:
             _check_status_syntax(status, code, ex)
-        if has_del is not None:
-            ex.fail("header-value-control-char", has_del, "\x7f")
-        if hop_by_hop is not None:
-            ex.fail("header-hop-by-hop", hop_by_hop)
-        declared = None if lengths is None else _check_content_length(lengths, ex)
+        declared = _check_header_notes(notes, code, ex)
         if ex.started and exc_info is None:
             ex.fail("start-response-twice")
 
