@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -360,3 +360,9 @@ def apache() -> Iterator[WebServer]:
         command = [binary, "-f", str(conf), "-DFOREGROUND"]
         with running(start_server("apache2", command, port, folder, error_log)) as server:
             yield server
+
+
+@pytest.fixture
+def installer() -> Callable[[str, list[str]], str]:
+    """``ensure_installed``, for tests of the install step itself."""
+    return ensure_installed
