@@ -13,7 +13,7 @@ import importlib
 import io
 import wsgiref.handlers
 import wsgiref.validate
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import wsgi_validate
@@ -21,8 +21,8 @@ from _timing import best_per_call_us
 from wsgi_util import setup_testing_defaults
 from wsgi_util.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-REQUESTS = 3000
-ROUNDS = 5
+REQUESTS = 2000
+ROUNDS = 7
 
 
 def _handler_classes() -> list[Any]:
@@ -51,8 +51,8 @@ def _base_environ() -> dict[str, str]:
     }
 
 
-def _per_request_us(handler_class: Any, app: WSGIApplication, base_env: dict[str, str]) -> float:
-    """Return the best mean time of one request through *handler_class*, in µs."""
+def _runner(handler_class: Any, app: WSGIApplication, base_env: dict[str, str]) -> Any:
+    """Return a function serving one request to *app* through *handler_class*."""
 
     def run_once() -> None:
         handler = handler_class(
@@ -60,25 +60,29 @@ def _per_request_us(handler_class: Any, app: WSGIApplication, base_env: dict[str
         )
         handler.run(app)
 
-    return best_per_call_us(run_once, REQUESTS, ROUNDS)
+    return run_once
 
 
 def _table(handler_class: Any, base_env: dict[str, str]) -> None:
-    validators: dict[str, Callable[[WSGIApplication], WSGIApplication]] = {
-        "wsgiref.validate": wsgiref.validate.validator,
-        "wsgi_validate": wsgi_validate.validator,
+    apps: dict[str, WSGIApplication] = {
+        "no validator": hello_app,
+        "wsgiref.validate": wsgiref.validate.validator(hello_app),
+        "wsgi_validate": wsgi_validate.validator(hello_app),
     }
-    bare = _per_request_us(handler_class, hello_app, base_env)
-    timings = {
-        name: _per_request_us(handler_class, wrap(hello_app), base_env)
-        for name, wrap in validators.items()
-    }
+    runners = {name: _runner(handler_class, app, base_env) for name, app in apps.items()}
+    # Rounds interleaved, best kept: a burst of load on the shared machine then hits
+    # every variant alike instead of one.
+    best = dict.fromkeys(runners, float("inf"))
+    for _ in range(ROUNDS):
+        for name, run_once in runners.items():
+            best[name] = min(best[name], best_per_call_us(run_once, REQUESTS, repeat=1))
+    bare = best.pop("no validator")
     print(f"through {handler_class.__module__}.SimpleHandler, best of {ROUNDS} x {REQUESTS}")
     print(f"{'':18} {'per request µs':>15} {'validator µs':>13}")
     print(f"{'no validator':18} {bare:15.2f} {'':>13}")
-    for name, total in timings.items():
+    for name, total in best.items():
         print(f"{name:18} {total:15.2f} {total - bare:13.2f}")
-    ours, stdlib = timings["wsgi_validate"], timings["wsgiref.validate"]
+    ours, stdlib = best["wsgi_validate"], best["wsgiref.validate"]
     print(f"ratio wsgi_validate / wsgiref.validate, whole request:   {ours / stdlib:.2f}x")
     print(
         "ratio wsgi_validate / wsgiref.validate, validator alone: "
