@@ -4,6 +4,7 @@ import io
 import os
 import socket
 import threading
+import time
 import wsgiref.handlers as ref
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -278,3 +279,47 @@ def test_the_file_is_closed_after_sendfile(big_file: Path, environ: dict[str, An
 
     serve_over_socket(app, environ)
     assert opened[0].closed
+
+
+def test_sendfile_waits_for_a_slow_reader_on_a_non_blocking_socket(
+    big_file: Path, environ: dict[str, Any]
+) -> None:
+    server_side, client_side = socket.socketpair()
+    server_side.settimeout(10)  # non-blocking underneath: os.sendfile meets EAGAIN
+    client_side.settimeout(20)
+    received: list[bytes] = []
+
+    def drain_late() -> None:
+        time.sleep(0.3)  # let the socket buffer fill first
+        while chunk := client_side.recv(65536):
+            received.append(chunk)
+
+    reader = threading.Thread(target=drain_late, daemon=True)
+    reader.start()
+    out = server_side.makefile("wb")
+    errors = io.StringIO()
+    SimpleHandler(io.BytesIO(), out, errors, environ).run(file_app(big_file))
+    out.close()
+    server_side.close()
+    reader.join(20)
+    client_side.close()
+    assert errors.getvalue() == ""
+    assert split(b"".join(received))[1] == big_file.read_bytes()
+
+
+def test_sendfile_gives_up_after_sendfile_timeout_s_without_a_reader(
+    big_file: Path, environ: dict[str, Any]
+) -> None:
+    server_side, client_side = socket.socketpair()
+    with server_side, client_side:
+        server_side.settimeout(10)
+        out = server_side.makefile("wb")
+        errors = io.StringIO()
+        handler = SimpleHandler(io.BytesIO(), out, errors, environ)
+        handler.sendfile_timeout_s = 0.2
+        started = time.monotonic()
+        handler.run(file_app(big_file))
+        assert time.monotonic() - started < 5
+        assert "TimeoutError: sendfile: socket not writable for 0.2 s" in errors.getvalue()
+        assert handler.close_connection is True
+        out.close()
