@@ -46,7 +46,7 @@ _SMOKE_CALLS = {
         "    return [b'ok']\n"
         "env = {}\nsetup_testing_defaults(env)\nout = io.BytesIO()\n"
         "SimpleHandler(io.BytesIO(), out, io.StringIO(), env).run(app)\n"
-        "assert out.getvalue().startswith(b'Status: 200 OK\\r\\n'), out.getvalue()\n"
+        "assert out.getvalue().startswith(b'HTTP/1.0 200 OK\\r\\n'), out.getvalue()\n"
         "assert out.getvalue().endswith(b'\\r\\n\\r\\nok'), out.getvalue()"
     ),
     "wsgi_simple_server": (
