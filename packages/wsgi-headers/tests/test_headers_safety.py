@@ -74,6 +74,11 @@ def test_a_malformed_pair_slipped_into_the_shared_list_never_reaches_the_wire() 
     pairs[1] = ("B C", "x")
     with pytest.raises(ValueError, match="token"):
         bytes(h)
+    pairs[1] = ("B", b"x")  # type: ignore[list-item]
+    with pytest.raises(AssertionError, match="must be of type str"):
+        bytes(h)
+    pairs[1] = ("B", "tab\tand caf\xe9")
+    assert bytes(h) == b"A: 1\r\nB: tab\tand caf\xe9\r\n\r\n"
 
 
 def test_the_checks_hold_under_python_dash_o() -> None:

@@ -125,13 +125,12 @@ class Headers:
         Raises ``ValueError`` if the shared list now holds a malformed header.
         """
         pairs = self._headers
-        # One pass formats the known-good pairs; if any pair was left out, the full
-        # check below either raises or accepts it (an allowed tab, say).
-        lines = [
-            f"{k}: {v}\r\n"
-            for k, v in pairs
-            if k in valid_names and type(v) is str and v.isprintable()
-        ]
+        # One pass formats the known-good pairs; if any pair was left out (or a value
+        # is no str at all), the full check below raises, or accepts it (a tab, say).
+        try:
+            lines = [f"{k}: {v}\r\n" for k, v in pairs if k in valid_names and v.isprintable()]
+        except AttributeError:
+            lines = []
         if len(lines) != len(pairs):
             lines = [f"{k}: {v}\r\n" for k, v in (_checked(k, v) for k, v in pairs)]
         lines.append("\r\n")
@@ -162,8 +161,15 @@ class Headers:
         if _value is not None:
             parts.append(_value if type(_value) is str else _require_str(_value))
         for key, value in _params.items():
-            param = check_field_name(key.replace("_", "-"))
-            parts.append(param if value is None else _format_param(param, _require_str(value)))
+            param = key.replace("_", "-")
+            if param not in valid_names:
+                check_field_name(param)
+            if value is None:
+                parts.append(param)
+            else:
+                parts.append(
+                    _format_param(param, value if type(value) is str else _require_str(value))
+                )
         joined = "; ".join(parts)
         if _name in valid_names and joined.isprintable():
             self._headers.append((_name, joined))
