@@ -74,7 +74,7 @@ def test_a_malformed_pair_slipped_into_the_shared_list_never_reaches_the_wire() 
     pairs[1] = ("B C", "x")
     with pytest.raises(ValueError, match="token"):
         bytes(h)
-    pairs[1] = ("B", b"x")  # type: ignore[list-item]
+    pairs[1] = ("B", b"x")  # type: ignore[assignment]
     with pytest.raises(AssertionError, match="must be of type str"):
         bytes(h)
     pairs[1] = ("B", "tab\tand caf\xe9")
