@@ -1,51 +1,15 @@
 """Fixtures shared by the integration suite."""
 
-import subprocess
-import sys
-import venv
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from check_install_alone import build_wheels, fresh_env
 
 
 @pytest.fixture(scope="session")
 def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment holding only the six wheels, freshly built."""
+    """The Python of a fresh virtual environment holding only the six freshly built
+    wheels."""
     base = tmp_path_factory.mktemp("wheels")
-    wheels = base / "dist"
-    for folder in sorted(ROOT.glob("packages/*/")):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "build",
-                "--wheel",
-                "--no-isolation",
-                "--outdir",
-                str(wheels),
-                str(folder),
-            ],
-            check=True,
-            capture_output=True,
-        )
-    env_dir = base / "venv"
-    venv.create(env_dir, with_pip=False, symlinks=True)
-    python = env_dir / "bin" / "python"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "--quiet",
-            "--no-index",
-            *sorted(str(w) for w in wheels.glob("*.whl")),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return python
+    dists = build_wheels(base / "dist")
+    return fresh_env(base / "venv", base / "dist", *dists)

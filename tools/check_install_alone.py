@@ -100,6 +100,35 @@ def _import_everything_then_smoke(import_name: str) -> str:
     )
 
 
+def build_wheels(outdir: Path) -> list[str]:
+    """Build every package's wheel into *outdir*; return the distribution names."""
+    packages = _packages()
+    for folder, _, _ in packages:
+        _run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", outdir, folder)
+    return [dist for _, dist, _ in packages]
+
+
+def fresh_env(env_dir: Path, wheels: Path, *dists: str) -> Path:
+    """Create a virtual environment holding *dists* and what they declare, taken only
+    from the wheels in *wheels*; return its Python."""
+    venv.create(env_dir, with_pip=False, symlinks=True)
+    python = env_dir / "bin" / "python"
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--quiet",
+        "--no-index",
+        "--find-links",
+        wheels,
+        *dists,
+    )
+    return python
+
+
 def main() -> int:
     """Build, install alone and smoke-test every package; return an exit status."""
     packages = _packages()
@@ -110,35 +139,10 @@ def main() -> int:
     failures = 0
     with tempfile.TemporaryDirectory(prefix="install-alone-") as tmp:
         wheels = Path(tmp, "wheels")
-        for folder, _, _ in packages:
-            _run(
-                sys.executable,
-                "-m",
-                "build",
-                "--wheel",
-                "--no-isolation",
-                "--outdir",
-                wheels,
-                folder,
-            )
+        build_wheels(wheels)
         for _, dist, import_name in packages:
-            env_dir = Path(tmp, dist)
-            venv.create(env_dir, with_pip=False, symlinks=True)
-            python = env_dir / "bin" / "python"
             try:
-                _run(
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "--python",
-                    python,
-                    "install",
-                    "--quiet",
-                    "--no-index",
-                    "--find-links",
-                    wheels,
-                    dist,
-                )
+                python = fresh_env(Path(tmp, dist), wheels, dist)
                 _run(python, "-I", "-c", _import_everything_then_smoke(import_name))
             except RuntimeError as error:
                 failures += 1
