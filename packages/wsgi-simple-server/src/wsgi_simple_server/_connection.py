@@ -31,6 +31,7 @@ class Connection:
         "head_started",
         "host",
         "lock",
+        "registered",
         "send_timeout_s",
         "sock",
     )
@@ -53,6 +54,7 @@ class Connection:
         self.closed = False
         self.deadline = deadline
         self.head_started = False
+        self.registered = False  # with the engine's epoll
         self.body_timeout_s = body_timeout_s
         self.send_timeout_s = send_timeout_s
 
@@ -116,6 +118,16 @@ class Connection:
                 self._wait(_POLLOUT, self.send_timeout_s)
                 continue
             view = view[sent:]
+
+    def send_parts(self, parts: list[bytes]) -> None:
+        """Send the concatenation of *parts* with one ``sendmsg`` (and no copy) if it fits."""
+        try:
+            sent = self.sock.sendmsg(parts)
+        except BlockingIOError:
+            sent = 0
+        total = sum(map(len, parts))
+        if sent < total:
+            self.send_all(b"".join(parts)[sent:])
 
     def close(self) -> None:
         """Close the socket (the caller has taken it out of the event loop)."""

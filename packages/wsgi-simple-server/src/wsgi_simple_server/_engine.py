@@ -137,6 +137,7 @@ class Engine:
     def _accept(self) -> None:
         config = self.config
         deadline = time.monotonic() + config.header_timeout_s
+        first: Connection | None = None
         try:
             for _ in range(_ACCEPT_BATCH):
                 try:
@@ -159,18 +160,29 @@ class Engine:
                     send_timeout_s=config.send_timeout_s,
                 )
                 self.conns[conn.fd] = conn
-                self._epoll.register(conn.fd, _IN)
+                if first is None:
+                    first = conn
+                else:
+                    conn.registered = True
+                    self._epoll.register(conn.fd, _IN)
         finally:
             if self._listening:
                 with contextlib.suppress(OSError, ValueError):
                     self._epoll.modify(self.listener.fileno(), _IN)
+        if first is not None:
+            # Clients send their request right after connecting: read it now rather
+            # than after a trip through epoll (the others are left to the workers).
+            with first.lock:
+                if not first.closed:
+                    self._serve(first)
 
     def _close(self, conn: Connection) -> None:
         if conn.closed:
             return
         self.conns.pop(conn.fd, None)
-        with contextlib.suppress(OSError, ValueError):
-            self._epoll.unregister(conn.fd)
+        if conn.registered:
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(conn.fd)
         conn.close()
 
     def _serve(self, conn: Connection) -> None:
@@ -226,7 +238,11 @@ class Engine:
 
     def _rearm(self, conn: Connection) -> None:
         try:
-            self._epoll.modify(conn.fd, _IN)
+            if conn.registered:
+                self._epoll.modify(conn.fd, _IN)
+            else:
+                conn.registered = True
+                self._epoll.register(conn.fd, _IN)
         except (OSError, ValueError):
             self._close(conn)
 

@@ -50,6 +50,22 @@ def _date_header() -> str:
     return _date_line
 
 
+# (name, value) pairs already checked: an application sends the same few again and again.
+_checked_fields: set[object] = set()
+
+
+def _check_field(field: Any) -> None:
+    name, value = field
+    _str_type(name, "Header name")
+    _str_type(value, "Header value")
+    if is_hop_by_hop(name):
+        raise AssertionError(f"Hop-by-hop header, '{name}: {value}', not allowed")
+    check_field_name(name)
+    check_field_value(value, name)
+    if type(field) is tuple and len(_checked_fields) < 4096:
+        _checked_fields.add(field)
+
+
 def _str_type(value: object, title: str) -> str:
     if type(value) is str:
         return value
@@ -185,13 +201,10 @@ class Exchange:
         check_field_value(status, "status")
         if type(headers) is not list:
             raise AssertionError("Headers must be a list of tuples")
-        for name, value in headers:
-            _str_type(name, "Header name")
-            _str_type(value, "Header value")
-            if is_hop_by_hop(name):
-                raise AssertionError(f"Hop-by-hop header, '{name}: {value}', not allowed")
-            check_field_name(name)
-            check_field_value(value, name)
+        checked = _checked_fields
+        for field in headers:
+            if field not in checked:
+                _check_field(field)
         self.status = status
         self.headers = headers
         return self.write
@@ -265,11 +278,9 @@ class Exchange:
                 self.conn.send_all(head)
             return
         if self.chunked:
-            self.conn.send_all(b"".join((head, b"%x\r\n" % len(data), data, b"\r\n")))
+            self.conn.send_parts([head, b"%x\r\n" % len(data), data, b"\r\n"])
         elif head:
-            self.conn.send_all(head + data if len(data) < 16384 else head)
-            if len(data) >= 16384:
-                self.conn.send_all(data)
+            self.conn.send_parts([head, data])
         else:
             self.conn.send_all(data)
 

@@ -1,0 +1,175 @@
+"""HTTP throughput and latency: wsgi_simple_server against waitress and wsgiref.simple_server.
+
+Each server runs in its own process pinned to core 1 (``os.sched_setaffinity``), wrk runs
+pinned to core 0, on loopback, one case after the other for ``--duration`` seconds each
+(5 by default). Access logs are off for all three. The table gives requests per second
+and p99 latency per server, and our ratios to each. Cases (32 connections each):
+
+* ``keep-alive``: hello world (13 bytes), persistent connections;
+* ``close``: hello world with ``Connection: close`` on every request;
+* ``64k-body``: a 64 KiB response in one block;
+* ``streamed``: a 64 KiB response in 64 blocks of 1 KiB (chunked for HTTP/1.1).
+
+Usage: ``python tools/bench_server.py [--duration S] [--connections N] [--threads N]``
+(``hatch run bench server``). Needs ``wrk`` on the PATH (``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+from wsgiref import simple_server
+
+import wsgi_simple_server
+
+HELLO = b"Hello, world!"
+BIG = b"x" * 65536
+BLOCK = b"y" * 1024
+
+
+def hello_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [HELLO]
+
+
+def big_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return [BIG]
+
+
+def stream_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    for _ in range(64):
+        yield BLOCK
+
+
+APPS = {"hello": hello_app, "big": big_app, "stream": stream_app}
+CASES = [
+    ("keep-alive", "hello", []),
+    ("close", "hello", ["-H", "Connection: close"]),
+    ("64k-body", "big", []),
+    ("streamed", "stream", []),
+]
+SERVERS = ["ours", "waitress", "stdlib"]
+
+
+def serve(kind: str, port: int, app_name: str, threads: int) -> None:
+    """Run one server in this process until killed."""
+    app = APPS[app_name]
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, {1})
+    if kind == "ours":
+        config = wsgi_simple_server.ServerConfig(access_log=False, threads=threads)
+        server = wsgi_simple_server.make_server("127.0.0.1", port, app, config=config)
+        server.serve_forever()
+    elif kind == "waitress":
+        waitress: Any = importlib.import_module("waitress")
+        waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+    else:
+
+        class QuietHandler(simple_server.WSGIRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        httpd = simple_server.make_server("127.0.0.1", port, app, handler_class=QuietHandler)
+        httpd.serve_forever()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def _latency_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(port: int, extra: list[str], duration: int, connections: int) -> tuple[float, float]:
+    """Return (requests per second, p99 latency in ms)."""
+    cmd = [
+        "taskset", "-c", "0", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+        *extra, f"http://127.0.0.1:{port}/",
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _latency_ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return rps, p99
+
+
+def measure(
+    kind: str, case: tuple[str, str, list[str]], args: argparse.Namespace
+) -> tuple[float, float]:
+    _, app_name, extra = case
+    port = _free_port()
+    cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--app", app_name]
+    cmd += ["--threads", str(args.threads)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_listening(port)
+        run_wrk(port, extra, 1, args.connections)  # warm up
+        return run_wrk(port, extra, args.duration, args.connections)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=4, help="worker threads (ours, waitress)")
+    parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--app", choices=sorted(APPS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.app, args.threads)
+        return 0
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        print("wrk and taskset are needed: apt-get install wrk", file=sys.stderr)
+        return 2
+    print(
+        f"wrk -t1 -c{args.connections} -d{args.duration}s on core 0, servers on core 1, "
+        f"{args.threads} worker threads (ours, waitress)"
+    )
+    header = (
+        f"{'case':<11} {'ours rps':>9} {'waitress':>9} {'stdlib':>9} {'x wait':>7} {'x std':>7}"
+        f" {'p99 ours':>9} {'p99 wait':>9} {'p99 std':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for case in CASES:
+        results = {kind: measure(kind, case, args) for kind in SERVERS}
+        ours, wait, std = results["ours"], results["waitress"], results["stdlib"]
+        print(
+            f"{case[0]:<11} {ours[0]:>9.0f} {wait[0]:>9.0f} {std[0]:>9.0f}"
+            f" {ours[0] / wait[0]:>6.2f}x {ours[0] / std[0]:>6.2f}x"
+            f" {ours[1]:>7.2f}ms {wait[1]:>7.2f}ms {std[1]:>7.2f}ms",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
