@@ -28,6 +28,8 @@ class ServerConfig:
         from the connection's opening or from the first byte of a following request.
     :param idle_timeout_s: how long a keep-alive connection may wait for its next request.
     :param body_timeout_s: longest wait for the next bytes of a request body.
+    :param handoff_s: how long the polling worker may spend on one request before a
+        waiting worker takes over polling (a slow application holds up others this long).
     :param send_timeout_s: longest wait for the client to take the next bytes of a response.
     :param shutdown_timeout_s: how long a graceful shutdown waits for requests in flight.
     :param expect_continue_eager: send ``100 Continue`` as soon as the head is parsed
@@ -47,6 +49,7 @@ class ServerConfig:
     idle_timeout_s: float = 5.0
     body_timeout_s: float = 30.0
     send_timeout_s: float = 30.0
+    handoff_s: float = 0.01
     shutdown_timeout_s: float = 10.0
     expect_continue_eager: bool = False
     access_log: bool = True

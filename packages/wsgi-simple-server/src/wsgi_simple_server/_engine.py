@@ -1,13 +1,16 @@
 """The connection loop and the worker pool.
 
-There is no acceptor thread and no queue: ``threads`` workers all wait on one epoll
-instance, and every socket is registered ``EPOLLONESHOT``, so each readiness event
-goes to exactly one worker, which reads, parses and, once a head is complete, runs the
-application itself, then re-arms the socket. A connection costs a worker only while a
-complete request is being served: idle keep-alive connections and clients trickling
-their head cost a dictionary entry each. The thread that called ``serve_forever``
-keeps the time: it closes connections past their header or idle deadline, and runs
-the graceful shutdown.
+There is no acceptor thread and no queue. The workers take turns as leader: the
+leader polls the epoll instance and serves what is ready itself (reads, parses, runs
+the application, writes, re-arms the socket, registered ``EPOLLONESHOT``); the others
+wait on a lock, off the run queue, so fast requests are served by one running thread
+with no GIL contention. When the leader spends more than ``handoff_s`` on one request
+(a slow application, a client slow to take its response), the time keeper passes the
+lead to a waiting worker: at most ``threads`` requests run at once. A connection
+costs a worker only while a complete request is being served: idle keep-alive
+connections and clients trickling their head cost a dictionary entry each. The thread
+that called ``serve_forever`` keeps the time: it passes the lead on, closes
+connections past their header or idle deadline, and runs the graceful shutdown.
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ _ACCEPT_BATCH = 64
 _CRLF = b"\r\n"
 
 
+class _Worker:
+    """What the time keeper knows of the leading worker."""
+
+    __slots__ = ("busy_since", "demoted")
+
+    def __init__(self) -> None:
+        self.busy_since = 0.0
+        self.demoted = False
+
+
 class Engine:
     """Serves the connections of one listening socket with a pool of worker threads."""
 
@@ -53,6 +66,12 @@ class Engine:
         self._epoll = select.epoll()
         self._wake_r, self._wake_w = os.pipe()
         self._threads: list[threading.Thread] = []
+        # One worker at a time polls and serves (the leader); the others wait on the
+        # token, off the run queue, so that no readiness event is taken by a thread that
+        # then waits for the GIL (which costs the switch interval, 5 ms, per such wait).
+        self._token = threading.Lock()
+        self._state = threading.Lock()
+        self._leader: _Worker | None = None
         self._listening = False
 
     # -- life cycle -----------------------------------------------------------------
@@ -112,7 +131,35 @@ class Engine:
 
     # -- the workers ----------------------------------------------------------------
 
+    def hand_off(self) -> None:
+        """Let a waiting worker poll if the leader has been on one request too long.
+
+        Called by the time-keeping thread every few milliseconds. This is what keeps a
+        slow application (or a client slow to take a response) from holding up the
+        other connections, while fast requests are all served by one running thread.
+        """
+        with self._state:
+            leader = self._leader
+            if (
+                leader is not None
+                and leader.busy_since
+                and time.monotonic() - leader.busy_since > self.config.handoff_s
+            ):
+                leader.demoted = True
+                self._leader = None
+                self._token.release()
+
     def _work(self) -> None:
+        me = _Worker()
+        while True:
+            self._token.acquire()  # followers wait here, off the run queue
+            with self._state:
+                self._leader = me
+            if not self._lead(me):
+                return
+
+    def _lead(self, me: _Worker) -> bool:
+        """Poll and serve until demoted (return True) or the engine stops (False)."""
         epoll = self._epoll
         listener_fd = self.listener.fileno()
         wake_fd = self._wake_r
@@ -121,18 +168,32 @@ class Engine:
             try:
                 events = epoll.poll(-1, 1)
             except (OSError, ValueError):  # the epoll was closed: the engine is gone
-                return
+                self._resign()
+                return False
             for fd, _ in events:
                 if fd == wake_fd:
-                    return
+                    self._resign()  # the next worker sees the wake-up too, and leaves
+                    return False
+                me.busy_since = time.monotonic()
                 if fd == listener_fd:
                     self._accept()
-                    continue
-                conn = conns.get(fd)
-                if conn is not None:
-                    with conn.lock:
-                        if not conn.closed:
-                            self._serve(conn)
+                else:
+                    conn = conns.get(fd)
+                    if conn is not None:
+                        with conn.lock:
+                            if not conn.closed:
+                                self._serve(conn)
+                with self._state:
+                    me.busy_since = 0.0
+                    if me.demoted:  # another worker polls now; wait for the token again
+                        me.demoted = False
+                        return True
+
+    def _resign(self) -> None:
+        with self._state:
+            if self._leader is not None:
+                self._leader = None
+            self._token.release()
 
     def _accept(self) -> None:
         config = self.config

@@ -169,7 +169,8 @@ class WSGIServer(HTTPServer):
             return
         self._stop_requested.clear()
         self._engine_stopped.clear()
-        tick = max(0.01, min(poll_interval, 0.1))
+        tick = min(self.config.handoff_s / 2, 0.01)
+        reap_every = max(1, round(min(poll_interval, 0.1) / tick))
         try:
             engine = self._engine = Engine(
                 self.socket,
@@ -180,9 +181,13 @@ class WSGIServer(HTTPServer):
             )
             engine.start()
             try:
+                ticks = 0
                 while not self._stop_requested.wait(tick):
-                    engine.reap()
-                    self.service_actions()
+                    engine.hand_off()
+                    ticks += 1
+                    if ticks % reap_every == 0:
+                        engine.reap()
+                        self.service_actions()
             finally:
                 engine.stop(self.config.shutdown_timeout_s)
                 self._engine = None
