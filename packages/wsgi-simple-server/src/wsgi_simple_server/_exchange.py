@@ -358,7 +358,22 @@ def _make_input(
             on_read = exchange.send_continue
     if request.chunked:
         return ChunkedInput(conn, config.max_body_bytes, on_read)
-    return ContentLengthInput(conn, request.content_length or 0, on_read)
+    if not request.content_length:
+        return _NO_BODY
+    return ContentLengthInput(conn, request.content_length, on_read)
+
+
+class _NoSource:
+    def read_some(self, size: int) -> bytes:
+        return b""
+
+    def read_line(self, limit: int) -> bytes:
+        return b""
+
+
+# The wsgi.input of every request without a body: at its end from the start, it has
+# no state that reading could change, so one instance serves them all.
+_NO_BODY = ContentLengthInput(_NoSource(), 0)
 
 
 def _run_app(app: Any, environ: dict[str, Any], exchange: Exchange, log: bool) -> bool:

@@ -10,8 +10,6 @@ page the server renders is the one ``wsgiref.simple_server`` sends.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from wsgi_simple_server import _abnf
 from wsgi_simple_server._config import ServerConfig
 
@@ -88,6 +86,7 @@ class Request:
         chunked: bool = False,
         keep_alive: bool = True,
         expect_continue: bool = False,
+        requestline: str | None = None,
     ) -> None:
         self.method = method
         self.target = target
@@ -100,7 +99,7 @@ class Request:
         self.chunked = chunked
         self.keep_alive = keep_alive
         self.expect_continue = expect_continue
-        self.requestline = f"{method} {target} {version}"
+        self.requestline = requestline or f"{method} {target} {version}"
 
     @property
     def has_body(self) -> bool:
@@ -179,35 +178,62 @@ def parse_head(head: bytes, config: ServerConfig) -> Request:
     method, target_b, version = _parse_request_line(lines[0])
     target = target_b.decode("iso-8859-1")
     requestline = f"{method} {target} {version}"
-
-    def fail(status: int, message: str, explain: str | None = None) -> ParseError:
-        return ParseError(
-            status,
-            message,
-            explain=explain,
+    try:
+        return _parse_rest(method, target, target_b, version, requestline, lines, config)
+    except _RefusalError as refusal:
+        raise ParseError(
+            refusal.status,
+            refusal.message,
+            explain=refusal.explain,
             request_version=version,
             requestline=requestline,
             command=method,
-        )
+        ) from None
 
-    path, query = _split_target(method, target_b, fail)
+
+class _RefusalError(Exception):
+    """A refusal raised below ``parse_head``, which adds what it knows of the request."""
+
+    def __init__(self, status: int, message: str, explain: str | None = None) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+        self.explain = explain
+
+
+def _parse_rest(  # noqa: PLR0917 - the parts parse_head has already taken apart
+    method: str,
+    target: str,
+    target_b: bytes,
+    version: str,
+    requestline: str,
+    lines: list[bytes],
+    config: ServerConfig,
+) -> Request:
+    path, query = _split_target(method, target_b)
     if len(lines) - 1 > config.max_header_count:
-        raise fail(431, "Too many headers", f"got more than {config.max_header_count} headers")
-    fields = _Fields(lines, fail)
+        raise _RefusalError(
+            431, "Too many headers", f"got more than {config.max_header_count} headers"
+        )
+    fields = _Fields(lines)
     http11 = version == "HTTP/1.1"
-    if http11 and len(fields.hosts) != 1:
-        raise fail(400, "Bad Request (an HTTP/1.1 request needs exactly one Host)")
-    if len(fields.hosts) > 1:
-        raise fail(400, "Bad Request (several Host fields)")
-    if fields.hosts and _abnf.host_re.fullmatch(fields.hosts[0]) is None:
-        raise fail(400, "Bad Request (invalid Host)")
-    content_length, chunked = _framing(fields, http11, config, fail)
-    connection = fields.connection
-    tokens = {t.strip(b" \t").lower() for t in connection.split(b",")} if connection else set()
+    hosts = fields.hosts
+    if len(hosts) != 1:
+        if http11:
+            raise _RefusalError(400, "Bad Request (an HTTP/1.1 request needs exactly one Host)")
+        if hosts:
+            raise _RefusalError(400, "Bad Request (several Host fields)")
+    elif _abnf.host_re.fullmatch(hosts[0]) is None:
+        raise _RefusalError(400, "Bad Request (invalid Host)")
+    content_length, chunked = _framing(fields, http11, config)
+    keep_alive = http11
+    if fields.connection:
+        tokens = {t.strip(b" \t").lower() for t in fields.connection.split(b",")}
+        keep_alive = b"close" not in tokens and (http11 or b"keep-alive" in tokens)
     expect_continue = False
     if fields.expect is not None and http11:
         if fields.expect.strip(b" \t").lower() != b"100-continue":
-            raise fail(417, "Expectation Failed")
+            raise _RefusalError(417, "Expectation Failed")
         expect_continue = True
     return Request(
         method,
@@ -218,8 +244,9 @@ def parse_head(head: bytes, config: ServerConfig) -> Request:
         fields.headers,
         content_length=content_length,
         chunked=chunked,
-        keep_alive=b"close" not in tokens and (http11 or b"keep-alive" in tokens),
+        keep_alive=keep_alive,
         expect_continue=expect_continue,
+        requestline=requestline,
     )
 
 
@@ -248,7 +275,7 @@ class _Fields:
 
     __slots__ = ("connection", "content_lengths", "expect", "headers", "hosts", "transfer_codings")
 
-    def __init__(self, lines: list[bytes], fail: _Fail) -> None:
+    def __init__(self, lines: list[bytes]) -> None:
         self.headers: list[tuple[str, str]] = []
         self.content_lengths: list[bytes] = []
         self.transfer_codings: list[bytes] = []
@@ -261,7 +288,7 @@ class _Fields:
             raw = lines[i]
             fm = field_line(raw)
             if fm is None:
-                raise fail(400, _field_line_error(raw))
+                raise _RefusalError(400, _field_line_error(raw))
             name_b = fm["name"]
             value_b = fm["value"].rstrip(b" \t")
             lname = name_b.lower()
@@ -287,42 +314,40 @@ _FRAMING_FIELDS = frozenset(
 )
 
 
-def _framing(
-    fields: _Fields, http11: bool, config: ServerConfig, fail: _Fail
-) -> tuple[int | None, bool]:
+def _framing(fields: _Fields, http11: bool, config: ServerConfig) -> tuple[int | None, bool]:
     """Return the Content-Length (or None) and whether the body is chunked (RFC 9112 6.3)."""
     if fields.transfer_codings:
         if fields.content_lengths:
-            raise fail(400, "Bad Request (Content-Length with Transfer-Encoding)")
+            raise _RefusalError(400, "Bad Request (Content-Length with Transfer-Encoding)")
         if not http11:
-            raise fail(400, "Bad Request (Transfer-Encoding in an HTTP/1.0 request)")
+            raise _RefusalError(400, "Bad Request (Transfer-Encoding in an HTTP/1.0 request)")
         codings = [c.strip(b" \t").lower() for v in fields.transfer_codings for c in v.split(b",")]
         if any(c not in (b"chunked", b"") for c in codings):
-            raise fail(501, "Unsupported transfer coding")
+            raise _RefusalError(501, "Unsupported transfer coding")
         if [c for c in codings if c] != [b"chunked"]:
-            raise fail(400, "Bad Request (invalid Transfer-Encoding)")
+            raise _RefusalError(400, "Bad Request (invalid Transfer-Encoding)")
         return None, True
     if not fields.content_lengths:
         return None, False
     values = {v.strip(b" \t") for cl in fields.content_lengths for v in cl.split(b",")}
     if len(values) != 1:
-        raise fail(400, "Bad Request (differing Content-Length values)")
+        raise _RefusalError(400, "Bad Request (differing Content-Length values)")
     (value,) = values
     if _abnf.content_length_re.fullmatch(value) is None:
-        raise fail(400, "Bad Request (invalid Content-Length)")
+        raise _RefusalError(400, "Bad Request (invalid Content-Length)")
     if len(value) > 19 or int(value) > config.max_body_bytes:
-        raise fail(413, "Request Entity Too Large")
+        raise _RefusalError(413, "Request Entity Too Large")
     return int(value), False
 
 
-def _split_target(method: str, target: bytes, fail: _Fail) -> tuple[str, str]:
+def _split_target(method: str, target: bytes) -> tuple[str, str]:
     """Return the path and the query of a request-target, in any of its four forms."""
     first = target[:1]
     if first == b"/":
         m = _abnf.origin_form_re.fullmatch(target)
     elif first == b"*" and target == b"*":
         if method != "OPTIONS":
-            raise fail(400, "Bad Request (asterisk-form is for OPTIONS only)")
+            raise _RefusalError(400, "Bad Request (asterisk-form is for OPTIONS only)")
         return "*", ""
     elif b"://" in target:
         m = _abnf.absolute_form_re.fullmatch(target)
@@ -331,17 +356,13 @@ def _split_target(method: str, target: bytes, fail: _Fail) -> tuple[str, str]:
     else:
         m = None
     if m is None:
-        raise fail(400, "Bad Request (invalid request-target)")
+        raise _RefusalError(400, "Bad Request (invalid request-target)")
     path = m["path"].decode("ascii") or "/"
     query = m["query"]
     if path.startswith("//"):
         # As the standard library does, so that "//host/x" is never read as a netloc.
         path = "/" + path.lstrip("/")
     return path, "" if query is None else query.decode("ascii")
-
-
-class _Fail(Protocol):
-    def __call__(self, status: int, message: str, explain: str | None = None) -> ParseError: ...
 
 
 def _request_line_error(line: bytes) -> ParseError:
