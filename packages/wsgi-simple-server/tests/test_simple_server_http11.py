@@ -381,3 +381,22 @@ def test_slow_app_does_not_block_other_clients(kit: Any) -> None:
 def test_config_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match="threads"):
         ServerConfig(threads=0)
+
+
+def test_request_pipelined_behind_a_slow_one_is_served_after_it(kit: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/slow":
+            time.sleep(0.3)
+        start_response("200 OK", [("X-Path", environ["PATH_INFO"])])
+        return [b"ok"]
+
+    with kit.running(app) as server, kit.connect(server) as sock:
+        reader = kit.Reader(sock)
+        sock.sendall(GET % b"/first")
+        assert reader.response().header("X-Path") == "/first"
+        sock.sendall(GET % b"/slow")
+        time.sleep(0.1)  # the slow request is being served by a worker now
+        sock.sendall(GET % b"/next")  # readable while its connection is busy
+        assert kit.roundtrip(server, b"GET /other HTTP/1.0\r\n\r\n").endswith(b"ok")
+        assert reader.response().header("X-Path") == "/slow"
+        assert reader.response().header("X-Path") == "/next"

@@ -25,12 +25,14 @@ class Connection:
         "addr",
         "body_timeout_s",
         "buf",
+        "busy",
         "closed",
         "deadline",
         "fd",
         "head_started",
         "host",
         "lock",
+        "parked",
         "registered",
         "send_timeout_s",
         "sock",
@@ -55,6 +57,8 @@ class Connection:
         self.deadline = deadline
         self.head_started = False
         self.registered = False  # with the engine's epoll
+        self.busy = False  # a worker is serving it
+        self.parked = False  # left out of polling until the worker serving it is done
         self.body_timeout_s = body_timeout_s
         self.send_timeout_s = send_timeout_s
 

@@ -15,6 +15,7 @@ connections past their header or idle deadline, and runs the graceful shutdown.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import select
@@ -30,7 +31,8 @@ from wsgi_simple_server._errors import render_error
 from wsgi_simple_server._exchange import EnvironBuilder, run_exchange
 from wsgi_simple_server._parser import ParseError, find_head_end, parse_head
 
-_IN = select.EPOLLIN | select.EPOLLONESHOT
+_IN = select.EPOLLIN
+_BATCH = 64
 _ACCEPT_BATCH = 64
 _CRLF = b"\r\n"
 
@@ -72,6 +74,9 @@ class Engine:
         self._token = threading.Lock()
         self._state = threading.Lock()
         self._leader: _Worker | None = None
+        # Readiness events taken from epoll and not served yet: the next leader
+        # starts with these, so a demoted worker never sits on other clients' events.
+        self._pending: collections.deque[int] = collections.deque()
         self._listening = False
 
     # -- life cycle -----------------------------------------------------------------
@@ -164,30 +169,67 @@ class Engine:
         listener_fd = self.listener.fileno()
         wake_fd = self._wake_r
         conns = self.conns
+        pending = self._pending
         while True:
+            if not pending:
+                try:
+                    events = epoll.poll(-1, _BATCH)
+                except (OSError, ValueError):  # the epoll was closed: the engine is gone
+                    self._resign()
+                    return False
+                pending.extend([fd for fd, _ in events])
             try:
-                events = epoll.poll(-1, 1)
-            except (OSError, ValueError):  # the epoll was closed: the engine is gone
+                fd = pending.popleft()
+            except IndexError:  # pragma: no cover - taken by a worker being demoted
+                continue
+            if fd == wake_fd:
+                pending.appendleft(fd)  # for the next worker, which leaves too
                 self._resign()
                 return False
-            for fd, _ in events:
-                if fd == wake_fd:
-                    self._resign()  # the next worker sees the wake-up too, and leaves
-                    return False
-                me.busy_since = time.monotonic()
-                if fd == listener_fd:
-                    self._accept()
-                else:
-                    conn = conns.get(fd)
-                    if conn is not None:
-                        with conn.lock:
-                            if not conn.closed:
-                                self._serve(conn)
-                with self._state:
-                    me.busy_since = 0.0
-                    if me.demoted:  # another worker polls now; wait for the token again
-                        me.demoted = False
-                        return True
+            me.busy_since = time.monotonic()
+            conn = None
+            if fd == listener_fd:
+                self._accept()
+            elif (conn := conns.get(fd)) is not None and not self._serve_locked(conn):
+                conn = None
+            with self._state:
+                me.busy_since = 0.0
+                if conn is not None:
+                    conn.busy = False
+                    if conn.parked:  # another worker saw it readable meanwhile
+                        conn.parked = False
+                        if not conn.closed:
+                            with contextlib.suppress(OSError, ValueError):
+                                self._epoll.modify(conn.fd, _IN)
+                if me.demoted:  # another worker polls now; wait for the token again
+                    me.demoted = False
+                    return True
+
+    def _serve_locked(self, conn: Connection) -> bool:
+        """Serve *conn* unless another worker is serving it (then park it, say False)."""
+        if not conn.lock.acquire(blocking=False):
+            self._park(conn)
+            return False
+        try:
+            if not conn.closed:
+                conn.busy = True
+                self._serve(conn)
+        finally:
+            conn.lock.release()
+        return True
+
+    def _park(self, conn: Connection) -> None:
+        """Stop polling a connection that another worker is serving, until it is done.
+
+        Sockets are level-triggered: a request body or a pipelined request arriving
+        while a demoted worker serves the connection would wake the leader again and
+        again. The serving worker re-enables it when it finishes.
+        """
+        with self._state:
+            if conn.busy and not conn.closed:
+                conn.parked = True
+                with contextlib.suppress(OSError, ValueError):
+                    self._epoll.modify(conn.fd, 0)
 
     def _resign(self) -> None:
         with self._state:
@@ -199,37 +241,33 @@ class Engine:
         config = self.config
         deadline = time.monotonic() + config.header_timeout_s
         first: Connection | None = None
-        try:
-            for _ in range(_ACCEPT_BATCH):
-                try:
-                    sock, addr = self.listener.accept()
-                except BlockingIOError:
-                    break
-                except OSError:  # e.g. EMFILE: leave the rest in the backlog for now
-                    break
-                if len(self.conns) >= config.max_connections or self.stopping:
-                    sock.close()
-                    continue
-                sock.setblocking(False)
-                if sock.family != socket.AF_UNIX:
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                conn = Connection(
-                    sock,
-                    addr,
-                    deadline=deadline,
-                    body_timeout_s=config.body_timeout_s,
-                    send_timeout_s=config.send_timeout_s,
-                )
-                self.conns[conn.fd] = conn
-                if first is None:
-                    first = conn
-                else:
-                    conn.registered = True
-                    self._epoll.register(conn.fd, _IN)
-        finally:
-            if self._listening:
-                with contextlib.suppress(OSError, ValueError):
-                    self._epoll.modify(self.listener.fileno(), _IN)
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                sock, addr = self.listener.accept()
+            except BlockingIOError:
+                break
+            except OSError:  # e.g. EMFILE: leave the rest in the backlog for a moment
+                time.sleep(0.01)
+                break
+            if len(self.conns) >= config.max_connections or self.stopping:
+                sock.close()
+                continue
+            sock.setblocking(False)
+            if sock.family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(
+                sock,
+                addr,
+                deadline=deadline,
+                body_timeout_s=config.body_timeout_s,
+                send_timeout_s=config.send_timeout_s,
+            )
+            self.conns[conn.fd] = conn
+            if first is None:
+                first = conn
+            else:
+                conn.registered = True
+                self._epoll.register(conn.fd, _IN)
         if first is not None:
             # Clients send their request right after connecting: read it now rather
             # than after a trip through epoll (the others are left to the workers).
@@ -298,14 +336,14 @@ class Engine:
         return False
 
     def _rearm(self, conn: Connection) -> None:
-        try:
-            if conn.registered:
-                self._epoll.modify(conn.fd, _IN)
-            else:
-                conn.registered = True
+        """Have *conn* polled (level-triggered: once registered, it stays so)."""
+        if not conn.registered:
+            try:
                 self._epoll.register(conn.fd, _IN)
-        except (OSError, ValueError):
-            self._close(conn)
+            except (OSError, ValueError):
+                self._close(conn)
+                return
+            conn.registered = True
 
     def _refuse(self, conn: Connection, error: ParseError) -> None:
         try:
