@@ -4,13 +4,13 @@ There is no acceptor thread and no queue. The workers take turns as leader: the
 leader polls the (level-triggered) epoll instance for a batch of ready sockets and
 serves them itself, one after the other (reads, parses, runs the application,
 writes); the others wait on a lock, off the run queue, so fast requests are served by
-one running thread with no GIL contention and no thread switch on the way. When the leader spends more than ``handoff_s`` on one request
-(a slow application, a client slow to take its response), the time keeper passes the
-lead to a waiting worker, which starts with the rest of the batch: at most
-``threads`` requests run at once. A connection
-costs a worker only while a complete request is being served: idle keep-alive
-connections and clients trickling their head cost a dictionary entry each. The thread
-that called ``serve_forever`` keeps the time: it passes the lead on, closes
+one running thread with no GIL contention and no thread switch on the way. When the
+leader spends more than ``handoff_s`` on one request (a slow application, a client
+slow to take its response), the time keeper passes the lead to a waiting worker,
+which starts with the rest of the batch: at most ``threads`` requests run at once.
+A connection costs a worker only while a complete request is being served: idle
+keep-alive connections and clients trickling their head cost a dictionary entry each.
+The thread that called ``serve_forever`` keeps the time: it passes the lead on, closes
 connections past their header or idle deadline, and runs the graceful shutdown.
 """
 
