@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -400,3 +401,38 @@ def test_request_pipelined_behind_a_slow_one_is_served_after_it(kit: Any) -> Non
         assert kit.roundtrip(server, b"GET /other HTTP/1.0\r\n\r\n").endswith(b"ok")
         assert reader.response().header("X-Path") == "/slow"
         assert reader.response().header("X-Path") == "/next"
+
+
+def test_file_wrapper_over_a_real_file_is_sent_whole_with_its_length(
+    kit: Any, tmp_path: Any
+) -> None:
+    payload = bytes(range(256)) * 1000
+    path = tmp_path / "data.bin"
+    path.write_bytes(payload)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        handle = path.open("rb")
+        handle.seek(56)
+        return environ["wsgi.file_wrapper"](handle)
+
+    with kit.running(app) as server, kit.connect(server) as sock:
+        sock.sendall(GET % b"/" + b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n" + GET % b"/")
+        reader = kit.Reader(sock)
+        first = reader.response()
+        assert first.header("Content-Length") == str(len(payload) - 56)
+        assert first.body == payload[56:]
+        assert reader.response(head_only=True).header("Content-Length") == str(len(payload) - 56)
+        assert reader.response().body == payload[56:]
+
+
+def test_file_wrapper_over_a_non_file_is_iterated(kit: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"x" * 20000), 8192)
+
+    with kit.running(app) as server, kit.connect(server) as sock:
+        sock.sendall(GET % b"/")
+        response = kit.Reader(sock).response()
+    assert response.header("Transfer-Encoding") == "chunked"
+    assert response.body == b"x" * 20000

@@ -8,6 +8,7 @@ wait to send (a slow reader) waits with ``poll`` for at most the configured time
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import socket
 import threading
@@ -132,6 +133,24 @@ class Connection:
         total = sum(map(len, parts))
         if sent < total:
             self.send_all(b"".join(parts)[sent:])
+
+    def send_file(self, in_fd: int, offset: int, count: int) -> int:
+        """Send *count* bytes of the file *in_fd* from *offset* (``os.sendfile``).
+
+        Return the number of bytes sent: fewer than *count* if the file ended first.
+        """
+        sent = 0
+        out_fd = self.fd
+        while sent < count:
+            try:
+                n = os.sendfile(out_fd, in_fd, offset + sent, count - sent)
+            except BlockingIOError:
+                self._wait(_POLLOUT, self.send_timeout_s)
+                continue
+            if n == 0:
+                break
+            sent += n
+        return sent
 
     def close(self) -> None:
         """Close the socket (the caller has taken it out of the event loop)."""

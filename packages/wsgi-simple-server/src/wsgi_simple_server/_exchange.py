@@ -13,6 +13,8 @@ as a one-block body, and nothing is formatted that is not sent.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
 import time
 import traceback
@@ -22,7 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote
 
 from wsgi_headers import check_field_name, check_field_value
-from wsgi_util import is_hop_by_hop
+from wsgi_util import FileWrapper, is_hop_by_hop
 
 from wsgi_simple_server._body import BodyError, BodyInput, ChunkedInput, ContentLengthInput
 from wsgi_simple_server._config import ServerConfig
@@ -286,15 +288,12 @@ class Exchange:
 
     def finish(self, result: Iterable[bytes]) -> None:
         """Send the application's *result* and end the response."""
-        if type(result) is list and len(result) == 1 and not self.headers_sent:
-            data = result[0]
-            if type(data) is not bytes:
-                raise AssertionError(f"write() argument must be a bytes instance, got {data!r}")
-            if not self.status:
-                raise AssertionError("write() before start_response()")
-            self.bytes_sent = len(data)
-            self._send(self._head(len(data)), data)
-            return
+        if not self.headers_sent:
+            if type(result) is list and len(result) == 1:
+                self._send_only_block(result[0])
+                return
+            if type(result) is FileWrapper and self.status and self._sendfile(result):
+                return
         blocks: int | None
         try:
             blocks = len(result)  # type: ignore[arg-type]
@@ -302,12 +301,7 @@ class Exchange:
             blocks = None
         for data in result:
             if blocks == 1 and not self.headers_sent:
-                if type(data) is not bytes:
-                    raise AssertionError(f"write() argument must be a bytes instance, got {data!r}")
-                if not self.status:
-                    raise AssertionError("write() before start_response()")
-                self.bytes_sent = len(data)
-                self._send(self._head(len(data)), data)
+                self._send_only_block(data)
             else:
                 self.write(data)
         if not self.headers_sent:
@@ -316,6 +310,43 @@ class Exchange:
             self._send(self._head(0), b"")
         elif self.chunked:
             self.conn.send_all(b"0\r\n\r\n")
+
+    def _send_only_block(self, data: bytes) -> None:
+        """Send the one block of a body, with the head, its length known."""
+        if type(data) is not bytes:
+            raise AssertionError(f"write() argument must be a bytes instance, got {data!r}")
+        if not self.status:
+            raise AssertionError("write() before start_response()")
+        self.bytes_sent = len(data)
+        self._send(self._head(len(data)), data)
+
+    def _sendfile(self, wrapper: FileWrapper) -> bool:
+        """Send a ``wsgi.file_wrapper`` over a regular file with ``os.sendfile``.
+
+        Return False, having sent nothing, when the wrapped object is not a regular
+        file with a ``fileno()`` and a ``tell()``. The response gets a Content-Length
+        (the rest of the file, or the application's own if smaller).
+        """
+        filelike: Any = wrapper.filelike
+        try:
+            in_fd = filelike.fileno()
+            size = os.fstat(in_fd)
+            offset = filelike.tell()
+        except (AttributeError, OSError, ValueError, TypeError):
+            return False
+        if not stat.S_ISREG(size.st_mode) or type(offset) is not int:
+            return False
+        count = max(size.st_size - offset, 0)
+        for name, value in self.headers or ():
+            if name.lower() == "content-length" and value.isdigit():
+                count = min(count, int(value))
+        head = self._head(count)
+        self.conn.send_all(head)
+        if not self.suppress_body:
+            self.bytes_sent = self.conn.send_file(in_fd, offset, count)
+            if self.bytes_sent != count:  # the file shrank: the framing is broken
+                self.close_after = True
+        return True
 
     def error_output(self) -> None:
         """Send the ``500`` response of ``BaseHandler.error_output``."""
