@@ -54,6 +54,14 @@ def test_read_with_a_size_returns_at_most_that_many_bytes() -> None:
     assert body.read(4) == b""
 
 
+def test_read_with_a_size_waits_for_that_many_bytes_however_they_arrive() -> None:
+    body = ContentLengthInput(BytesSource(b"abcdefghij", step=3), 10)
+    assert body.read(7) == b"abcdefg"
+    assert body.read(7) == b"hij"
+    chunked_body = ChunkedInput(BytesSource(chunked(b"0123456789", 3), step=2), 100)
+    assert chunked_body.read(8) == b"01234567"
+
+
 def test_readline_readlines_and_iteration_split_on_newlines() -> None:
     data = b"one\ntwo\nthree"
     assert ContentLengthInput(BytesSource(data, step=2), len(data)).readline() == b"one\n"

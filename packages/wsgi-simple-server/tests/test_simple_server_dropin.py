@@ -56,10 +56,6 @@ HTTP10_CASES = [
     b"GET /p%61th?x=1 HTTP/1.0\r\nUser-Agent: t\r\nAccept: */*\r\n\r\n",
     b"POST /form HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc",
     b"GET /" + b"x" * 65537 + b" HTTP/1.0\r\n\r\n",
-    b"GET / HTTP/1.x\r\n\r\n",
-    b"GET / HTTP/2.0\r\n\r\n",
-    b"GET / HTTP/1.0 extra\r\n\r\n",
-    b"PUT /\r\n\r\n",
     b"GET / HTTP/1.0\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(101)) + b"\r\n",
 ]
 
@@ -67,6 +63,25 @@ HTTP10_CASES = [
 @pytest.mark.parametrize("data", HTTP10_CASES, ids=lambda d: repr(d[:30]))
 def test_http10_exchange_is_byte_identical_to_the_stdlib(data: bytes) -> None:
     assert served(ours, data) == served(ref, data)
+
+
+@pytest.mark.parametrize(
+    ("data", "status_line"),
+    [
+        (b"GET / HTTP/1.x\r\n\r\n", b"HTTP/1.0 400 Bad request version ('HTTP/1.x')"),
+        (b"GET / HTTP/2.0\r\n\r\n", b"HTTP/1.0 505 Invalid HTTP version (2.0)"),
+        (b"PUT /\r\n\r\n", b"HTTP/1.0 400 Bad HTTP/0.9 request type ('PUT')"),
+        (b"GET / HTTP/1.0 extra\r\n\r\n", b"HTTP/1.0 400 Bad request version ('extra')"),
+    ],
+)
+def test_error_the_stdlib_sends_without_status_line_gets_one_with_the_same_page(
+    data: bytes, status_line: bytes
+) -> None:
+    ours_out, ours_err = served(ours, data)
+    ref_out, ref_err = served(ref, data)
+    assert ours_out.startswith(status_line + b"\r\n")
+    assert ours_out.endswith(ref_out)  # the stdlib sent the page alone
+    assert ours_err == ref_err
 
 
 def test_access_log_line_is_the_stdlibs() -> None:

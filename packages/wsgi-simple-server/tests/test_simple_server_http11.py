@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import socket
 import time
@@ -79,12 +80,13 @@ def test_content_length_body_reaches_the_app_and_the_next_request_follows(kit: A
         assert reader.response().header("X-Path") == "/b"
 
 
-def test_chunked_request_body_is_decoded_and_input_terminated(kit: Any) -> None:
+def test_chunked_request_body_is_decoded_measured_and_input_terminated(kit: Any) -> None:
     seen: dict[str, Any] = {}
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        seen.update(environ)
-        body = environ["wsgi.input"].read()
+        if environ["REQUEST_METHOD"] == "POST":
+            seen.update(environ)
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"] or 0))
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [body]
 
@@ -97,7 +99,41 @@ def test_chunked_request_body_is_decoded_and_input_terminated(kit: Any) -> None:
         assert reader.response().body == b"hello world"
         assert reader.response().status == 200
     assert seen["wsgi.input_terminated"] is True
-    assert seen["CONTENT_LENGTH"] == ""
+    assert seen["CONTENT_LENGTH"] == "11"  # the decoded body is read first, then measured
+    assert "HTTP_TRANSFER_ENCODING" not in seen
+
+
+def test_large_chunked_body_is_spooled_to_disk_and_the_file_closed(kit: Any) -> None:
+    payload = bytes(range(256)) * 12288  # 3 MiB: past the in-memory spool
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        start_response("200 OK", [])
+        return [b"%d:%d" % (len(body), body == payload)]
+
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(payload[i : i + 100000]), payload[i : i + 100000])
+        for i in range(0, len(payload), 100000)
+    )
+    with kit.running(app) as server, kit.connect(server) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunks
+            + b"0\r\n\r\n"
+        )
+        assert kit.Reader(sock).response().body == b"%d:1" % len(payload)
+    gc.collect()  # an unclosed spool file would warn here, and warnings are errors
+
+
+def test_chunked_body_the_app_leaves_unread_does_not_break_the_connection(kit: Any) -> None:
+    with kit.running(kit.hello_app) as server, kit.connect(server) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n0\r\n\r\n" + GET % b"/next"
+        )
+        reader = kit.Reader(sock)
+        assert reader.response().body == b"Hello"
+        assert reader.response().body == b"Hello"
 
 
 def test_unread_small_body_is_drained_before_the_next_request(kit: Any) -> None:
@@ -300,6 +336,13 @@ def test_ambiguous_or_malformed_request_is_refused_and_the_connection_closed(
     assert str(status).encode() in data
     assert b"/smuggled" not in data
     assert data.count(b"\r\nServer: ") <= 1  # one response, then the connection closed
+
+
+def test_head_request_refused_after_its_method_gets_no_error_body(kit: Any) -> None:
+    with kit.running(kit.hello_app) as server:
+        data = kit.roundtrip(server, b"HEAD / HTTP/1.1\r\n\n")
+    assert data.startswith(b"HTTP/1.0 400 ")
+    assert data.endswith(b"\r\n\r\n")
 
 
 def test_request_line_over_the_limit_is_414(kit: Any) -> None:

@@ -77,19 +77,26 @@ class BodyInput:
         return self._done
 
     def read(self, size: int | None = -1) -> bytes:
-        """Read up to *size* bytes; all that is left of the body when *size* is -1."""
+        """Read *size* bytes (fewer only at the end of the body); all that is left when -1."""
         if size is None or size < 0:
             chunks = [self._buffer]
             self._buffer = b""
             while data := self._fill(_BLOCK):
                 chunks.append(data)
             return b"".join(chunks)
-        if self._buffer:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-            return data
-        if size == 0:
-            return b""
-        return self._fill(size)
+        # As a buffered file does (and frameworks count on it): *size* bytes unless the
+        # body ends first, however the client split them.
+        buf = self._buffer
+        if len(buf) >= size:
+            self._buffer = buf[size:]
+            return buf[:size]
+        chunks = [buf]
+        have = len(buf)
+        self._buffer = b""
+        while have < size and (data := self._fill(size - have)):
+            chunks.append(data)
+            have += len(data)
+        return b"".join(chunks)
 
     def readline(self, size: int | None = -1) -> bytes:
         """Read one line, through its ``\\n``, or at most *size* bytes of it."""

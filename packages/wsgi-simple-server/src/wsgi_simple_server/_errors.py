@@ -26,16 +26,22 @@ def render_error(error: ParseError, client_address: Any, *, log: bool = True) ->
 
     The page, the headers and their order, and the log lines are those of
     ``BaseHTTPRequestHandler.send_error`` in the state the standard library would be
-    in when it refuses the same request (its ``request_version`` decides whether a
-    status line is sent at all). HTTP/1.1 requests get an ``HTTP/1.1`` status line.
+    in when it refuses the same request, except that a status line is always sent.
+    HTTP/1.1 requests get an ``HTTP/1.1`` status line.
     With *log* false nothing is logged.
     """
     page = _ErrorPage.__new__(_ErrorPage)
     page.wfile = io.BytesIO()
     page.client_address = client_address
-    page.request_version = error.request_version
+    # Where the standard library takes a broken request for HTTP/0.9 it sends the page
+    # with no status line and no headers: a client could not even see the status. Here
+    # every error has its status line (HTTP/1.0 when the version is unknown).
+    page.request_version = (
+        "HTTP/1.0" if error.request_version == "HTTP/0.9" else error.request_version
+    )
     page.requestline = error.requestline
-    page.command = error.command
+    # A HEAD request gets no body, even when its request line is broken past the method.
+    page.command = error.command or error.requestline.split(" ", 1)[0]
     page.close_connection = True
     page.log = log
     if error.request_version == "HTTP/1.1":

@@ -16,6 +16,7 @@ import logging
 import os
 import stat
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -38,6 +39,8 @@ ERROR_HEADERS = [("Content-Type", "text/plain")]
 ERROR_BODY = b"A server error occurred.  Please contact the administrator."
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_BODY_STATUSES = frozenset({204, 304})
+_SPOOL_BYTES = 1 << 20  # a chunked request body larger than this waits on disk
+_SPOOL_BLOCK = 65536
 
 _date_second = -1
 _date_line = ""
@@ -359,18 +362,38 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
     """Serve *request* on *conn*; return whether the connection can carry another one."""
     config = site.config
     exchange = Exchange(conn, request, site)
-    wsgi_input = _make_input(exchange, conn, request, config)
+    spool: Any = None
+    if request.chunked:
+        spooled = _spool_chunked_body(exchange, conn, request, config)
+        if spooled is None:
+            return False
+        wsgi_input, spool = spooled
+    else:
+        wsgi_input = _make_input(exchange, conn, request, config)
     environ = site.environ_builder.build(request, conn, wsgi_input)
-    if not _run_app(app, environ, exchange, config.access_log):
-        return False
+    if spool is not None:
+        # The body is decoded now: an application must not decode it again (Bottle does).
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+    try:
+        if not _run_app(app, environ, exchange, config.access_log):
+            return False
+    finally:
+        if spool is not None:
+            spool.close()
     if config.access_log and access_logger.isEnabledFor(logging.INFO):
         code = (exchange.status or "500").split(" ", 1)[0]
         log_access(conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
     if exchange.close_after:
         return False
+    # A spooled body has left the connection already, whatever the application read.
+    return spool is not None or _body_done(exchange, wsgi_input, config)
+
+
+def _body_done(exchange: Exchange, wsgi_input: BodyInput, config: ServerConfig) -> bool:
+    """Make sure the body is off the connection; say whether the connection can go on."""
     if wsgi_input.finished:
         return True
-    if request.expect_continue and not exchange.continue_sent:
+    if exchange.request.expect_continue and not exchange.continue_sent:
         return False  # the client may never send the body it was not asked for
     try:
         return wsgi_input.drain(config.max_drain_bytes)
@@ -392,6 +415,51 @@ def _make_input(
     if not request.content_length:
         return _NO_BODY
     return ContentLengthInput(conn, request.content_length, on_read)
+
+
+def _spool_chunked_body(
+    exchange: Exchange, conn: Connection, request: Request, config: ServerConfig
+) -> tuple[BodyInput, Any] | None:
+    """Read a whole chunked body before the application runs, and give it a length.
+
+    Most frameworks read ``CONTENT_LENGTH`` bytes and nothing more, so, as waitress
+    does, the decoded body is kept (in memory up to ``_SPOOL_BYTES``, on disk past
+    that, ``max_body_bytes`` at most) and ``CONTENT_LENGTH`` says its size. Return
+    None when the body is refused (the error is sent) or the client went away.
+    """
+    if request.expect_continue:
+        exchange.send_continue()
+    chunked = ChunkedInput(conn, config.max_body_bytes)
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - closed by run_exchange
+    try:
+        while data := chunked.read(_SPOOL_BLOCK):
+            spool.write(data)
+    except BodyError as exc:
+        spool.close()
+        error = _body_parse_error(exc, request)
+        conn.send_all(render_error(error, conn.addr, log=config.access_log))
+        return None
+    except (ConnectionError, TimeoutError):
+        spool.close()
+        return None
+    request.content_length = length = spool.tell()
+    spool.seek(0)
+    return ContentLengthInput(_FileSource(spool), length), spool
+
+
+class _FileSource:
+    """A body ``Source`` over a file (the spooled body of a chunked request)."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def read_some(self, size: int) -> bytes:
+        data: bytes = self._file.read(size)
+        return data
+
+    def read_line(self, limit: int) -> bytes:
+        line: bytes = self._file.readline(limit)
+        return line
 
 
 class _NoSource:
