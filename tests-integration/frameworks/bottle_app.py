@@ -20,7 +20,9 @@ def _form() -> str:
 
 
 def _upload() -> dict[str, object]:
-    body: bytes = bottle.request.body.read()
+    stream = bottle.request.body
+    body: bytes = stream.read()
+    stream.close()  # Bottle spools a large body to a temporary file it never closes
     return {"length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
 
 

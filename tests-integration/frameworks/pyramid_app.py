@@ -21,7 +21,11 @@ def _form(request: Request) -> Response:
 
 
 def _upload(request: Request) -> dict[str, object]:
-    body: bytes = request.body
+    # WebOb copies a large body to a temporary file that it leaves for the garbage
+    # collector; read it from there and close it.
+    stream = request.body_file_seekable
+    body: bytes = stream.read()
+    stream.close()
     return {"length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
 
 
