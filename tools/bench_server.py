@@ -103,8 +103,12 @@ def _wait_listening(port: int) -> None:
 
 
 def _latency_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    """Milliseconds from wrk's latency notation (``812.00us``, ``1.20ms``, ``2.00s``, ``1.00m``)."""
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if m is None:  # e.g. "-nan" when wrk saw no reply at all
+        return float("nan")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+    return float(m[1]) * scale[m[2]]
 
 
 def run_wrk(port: int, extra: list[str], duration: int, connections: int) -> tuple[float, float]:
@@ -114,8 +118,10 @@ def run_wrk(port: int, extra: list[str], duration: int, connections: int) -> tup
         *extra, f"http://127.0.0.1:{port}/",
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _latency_ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    rps_match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    rps = float(rps_match[1]) if rps_match else 0.0
+    p99_match = re.search(r"99%\s+(\S+)", out)
+    p99 = _latency_ms(p99_match[1]) if p99_match else float("nan")
     return rps, p99
 
 
@@ -134,6 +140,10 @@ def measure(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _ratio(ours: float, other: float) -> float:
+    return ours / other if other else float("nan")
 
 
 def main() -> int:
@@ -176,7 +186,7 @@ def main() -> int:
         ours, wait, std = best["ours"], best["waitress"], best["stdlib"]
         print(
             f"{case[0]:<11} {ours[0]:>9.0f} {wait[0]:>9.0f} {std[0]:>9.0f}"
-            f" {ours[0] / wait[0]:>6.2f}x {ours[0] / std[0]:>6.2f}x"
+            f" {_ratio(ours[0], wait[0]):>6.2f}x {_ratio(ours[0], std[0]):>6.2f}x"
             f" {ours[1]:>7.2f}ms {wait[1]:>7.2f}ms {std[1]:>7.2f}ms",
             flush=True,
         )
