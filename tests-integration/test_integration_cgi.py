@@ -14,7 +14,7 @@ import wsgi_handlers
 import wsgi_headers
 import wsgi_util
 import wsgi_validate
-from cgi_servers import WebServer, lighttpd_serving, write_cgi_script
+from cgi_servers import WebServer, copy_packages, lighttpd_serving, write_cgi_script
 from frameworks import SERVED_FILE
 
 # Installing lighttpd on the first run may take a while; the requests are quick.
@@ -34,11 +34,8 @@ for violation in report.violations:
 
 
 def _write_scripts(htdocs: Path, interpreter: str) -> None:
-    sources = [
-        str(Path(m.__file__ or "").resolve().parent.parent)
-        for m in (wsgi_cgi, wsgi_handlers, wsgi_headers, wsgi_util, wsgi_validate)
-    ]
-    write_cgi_script(htdocs / "flask.cgi", interpreter, _SCRIPT, [str(_HERE), *sources])
+    lib = copy_packages([wsgi_cgi, wsgi_handlers, wsgi_headers, wsgi_util, wsgi_validate], htdocs)
+    write_cgi_script(htdocs / "flask.cgi", interpreter, _SCRIPT, [str(_HERE), lib])
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import io
 import socket
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pytest
 from wsgi_handlers import BoundedInput, SimpleHandler
@@ -28,7 +29,11 @@ def _app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[by
 
 def _serve(conn: socket.socket, app: WSGIApplication) -> None:
     """The whole custom server: read a head, parse it, run the handler, repeat."""
-    rfile, wfile = conn.makefile("rb"), conn.makefile("wb", buffering=0)
+    with conn.makefile("rb") as rfile, conn.makefile("wb", buffering=0) as wfile:
+        _serve_requests(rfile, wfile, app)
+
+
+def _serve_requests(rfile: Any, wfile: Any, app: WSGIApplication) -> None:
     while True:
         head = b""
         while (end := find_head_end(head, DEFAULT_CONFIG)) < 0:

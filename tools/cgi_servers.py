@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
@@ -165,6 +166,21 @@ def _server_folder() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def copy_packages(packages: list[ModuleType], htdocs: Path) -> str:
+    """Copy the source of *packages* next to the document root, where a server's
+    unprivileged user can read it wherever the workspace is; return that folder."""
+    lib = htdocs.parent / "lib"
+    for package in packages:
+        shutil.copytree(
+            Path(package.__file__ or "").parent,
+            lib / package.__name__,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    for folder in (lib, *lib.rglob("*")):
+        folder.chmod(0o755 if folder.is_dir() else 0o644)
+    return str(lib)
 
 
 def write_cgi_script(path: Path, interpreter: str, source: str, sys_path: list[str]) -> Path:

@@ -17,6 +17,7 @@ import wsgi_util
 from cgi_servers import (
     WebServer,
     apache_serving,
+    copy_packages,
     ensure_installed,
     lighttpd_serving,
     write_cgi_script,
@@ -64,21 +65,14 @@ def app(environ, start_response):
 """
 
 
-def _workspace_source_dirs() -> list[str]:
-    """The src folders of the packages the CGI script imports."""
-    return [
-        str(Path(m.__file__ or "").resolve().parent.parent)
-        for m in (wsgi_cgi, wsgi_handlers, wsgi_headers, wsgi_util)
-    ]
-
-
 _SCRIPT_SOURCE = CGI_APP_SOURCE + "\nfrom wsgi_cgi import CGIHandler\nCGIHandler().run(app)\n"
 
 
 def _write_app_scripts(htdocs: Path, interpreter: str) -> None:
+    lib = copy_packages([wsgi_cgi, wsgi_handlers, wsgi_headers, wsgi_util], htdocs)
     (htdocs / "secure").mkdir(exist_ok=True)
     for script in (htdocs / "app.cgi", htdocs / "secure" / "app.cgi"):
-        write_cgi_script(script, interpreter, _SCRIPT_SOURCE, _workspace_source_dirs())
+        write_cgi_script(script, interpreter, _SCRIPT_SOURCE, [lib])
 
 
 @pytest.fixture(scope="session")
