@@ -5,7 +5,6 @@ step must come out right with zero validator violations."""
 import hashlib
 import importlib
 import json
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import requests
+from cgi_servers import ensure_installed
 from frameworks import SERVED_FILE, STREAM_CHUNKS
 from wsgi_simple_server import WSGIServer, make_server
 from wsgi_validate import ValidationReport, validator
@@ -143,8 +143,7 @@ def test_requests_client(served: Served) -> None:
 
 
 def _curl(*args: str) -> bytes:
-    curl = shutil.which("curl")
-    assert curl is not None, "curl is installed by the test command's set-up"
+    curl = ensure_installed("curl", ["curl"])
     return subprocess.run(
         [curl, "--silent", "--show-error", "--fail", "--max-time", "20", *args],
         capture_output=True,
