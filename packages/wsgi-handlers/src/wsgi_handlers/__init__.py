@@ -31,9 +31,12 @@ Beyond the stdlib:
   ``logging`` debug line on the ``"wsgi_handlers"`` logger); the application's
   iterable is closed exactly once; ``SimpleHandler.sendfile`` uses ``os.sendfile``.
 * ``CLIENT_DISCONNECTS``: the exception types treated as a client that went away.
+* ``check_status(status)`` and ``check_header(name, value, full=True)``: the checks
+  ``start_response`` makes, for a server that builds its response head itself.
 """
 
 from wsgi_handlers._base import CLIENT_DISCONNECTS, BaseHandler
+from wsgi_handlers._checks import check_header, check_status
 from wsgi_handlers._date import format_date_time
 from wsgi_handlers._environ import read_environ
 from wsgi_handlers._input import BoundedInput
@@ -45,6 +48,8 @@ __all__ = [
     "BaseHandler",
     "BoundedInput",
     "SimpleHandler",
+    "check_header",
+    "check_status",
     "format_date_time",
     "read_environ",
 ]

@@ -24,8 +24,8 @@ from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from wsgi_headers import check_field_name, check_field_value
-from wsgi_util import FileWrapper, is_hop_by_hop
+from wsgi_handlers import check_header, check_status
+from wsgi_util import FileWrapper
 
 from wsgi_simple_server._body import BodyError, BodyInput, ChunkedInput, ContentLengthInput
 from wsgi_simple_server._config import ServerConfig
@@ -63,10 +63,7 @@ def _check_field(field: Any) -> None:
     name, value = field
     _str_type(name, "Header name")
     _str_type(value, "Header value")
-    if is_hop_by_hop(name):
-        raise AssertionError(f"Hop-by-hop header, '{name}: {value}', not allowed")
-    check_field_name(name)
-    check_field_value(value, name)
+    check_header(name, value, full=True)
     if type(field) is tuple and len(_checked_fields) < 4096:
         _checked_fields.add(field)
 
@@ -196,14 +193,7 @@ class Exchange:
                 exc_info = None
         elif self.headers is not None:
             raise AssertionError("Headers already set!")
-        status = _str_type(status, "Status")
-        if len(status) < 4:
-            raise AssertionError("Status must be at least 4 characters")
-        if not status[:3].isdigit():
-            raise AssertionError("Status message must begin w/3-digit code")
-        if status[3] != " ":
-            raise AssertionError("Status message must have a space after code")
-        check_field_value(status, "status")
+        check_status(_str_type(status, "Status"))
         if type(headers) is not list:
             raise AssertionError("Headers must be a list of tuples")
         checked = _checked_fields
