@@ -143,11 +143,13 @@ class Headers:
     def setdefault(self, name: str, value: str) -> str:
         """Return the first value for *name*; if there is none, add *value* and
         return it."""
-        result = self.get(name)
-        if result is None:
-            self._headers.append(_checked(name, value))
-            return value
-        return result
+        if type(lowered := name.lower()) is not str:
+            _require_str(lowered)
+        for k, v in self._headers:  # get(), inlined: a response sets several defaults
+            if k.lower() == lowered:
+                return v
+        self._headers.append(_checked(name, value))
+        return value
 
     def add_header(self, _name: str, _value: str | None, **_params: str | None) -> None:
         """Add a header with optional MIME parameters.
