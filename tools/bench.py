@@ -63,7 +63,11 @@ def main(argv: list[str]) -> int:
         print(f"== {name} ==", flush=True)
         captured = _Tee()
         with contextlib.redirect_stdout(captured):
-            runpy.run_path(str(available[name]), run_name="__main__")
+            try:
+                runpy.run_path(str(available[name]), run_name="__main__")
+            except SystemExit as stop:  # a benchmark script may end with sys.exit(main())
+                if stop.code:
+                    raise
         sections.append((name, captured.getvalue()))
     if args.markdown:
         args.markdown.write_text(_page(sections))
