@@ -212,7 +212,7 @@ _garbage = st.one_of(
 )
 
 
-@settings(max_examples=60000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=90000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(_requests(), _garbage))
 def test_malformed_requests_get_clean_errors_and_never_desynchronise(
     server: WSGIServer, payload: bytes
