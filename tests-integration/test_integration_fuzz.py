@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
 from wsgi_util.types import StartResponse, WSGIEnvironment
 
+# About two minutes of generated requests: more than the suite's per-test default.
+pytestmark = pytest.mark.timeout(300)
+
 _SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 _FOLLOW_UP = b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n"
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3}) [^\r\n]*\r\n")
