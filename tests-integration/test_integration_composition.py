@@ -77,6 +77,7 @@ def waitress_url() -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        server.task_dispatcher.shutdown()  # let waitress's task threads finish first
         server.close()
         thread.join(timeout=10)
 
