@@ -20,11 +20,10 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from wsgi_handlers import check_header, check_status
+from wsgi_handlers import check_header, check_status, format_date_time
 from wsgi_util import FileWrapper
 
 from wsgi_simple_server._body import BodyError, BodyInput, ChunkedInput, ContentLengthInput
@@ -50,7 +49,7 @@ def _date_header() -> str:
     global _date_second, _date_line  # noqa: PLW0603 - a one-second cache
     now = int(time.time())
     if now != _date_second:
-        _date_line = f"Date: {formatdate(now, usegmt=True)}\r\n"
+        _date_line = f"Date: {format_date_time(now)}\r\n"
         _date_second = now
     return _date_line
 
