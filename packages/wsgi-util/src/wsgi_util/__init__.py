@@ -1,7 +1,10 @@
 """Environ helpers, ``FileWrapper`` and the PEP 3333 types: ``wsgiref.util``, typed.
 
 Every name here matches Python 3.11's ``wsgiref.util`` in signature and behaviour;
-``wsgi_util.types`` matches ``wsgiref.types``.
+``wsgi_util.types`` matches ``wsgiref.types``. Beyond the stdlib, ``request_uri``,
+``application_uri`` and ``shift_path_info`` give a valid URI or segment, never an
+exception, for a ``PATH_INFO`` or ``SCRIPT_NAME`` without a leading ``/`` (``*`` of
+``OPTIONS *``, RFC 9112 section 3.2.4) and for characters beyond latin-1.
 """
 
 from wsgi_util._environ import (
