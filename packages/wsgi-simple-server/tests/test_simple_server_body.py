@@ -127,6 +127,29 @@ def test_invalid_chunk_framing_is_a_400(data: bytes) -> None:
     assert info.value.status == 400
 
 
+@pytest.mark.parametrize(
+    "size",
+    [b"00000000000000005", b"0" * 4000 + b"5", b"0000000000000000000000000000000005", b"0005"],
+)
+def test_chunk_size_compares_by_value_whatever_its_leading_zeros(size: bytes) -> None:
+    # RFC 9112 section 7.1: chunk-size = 1*HEXDIG; leading zeros do not make it larger.
+    data = size + b"\r\nhello\r\n" + b"0" * 20 + b"\r\n\r\n"
+    assert ChunkedInput(BytesSource(data), 100).read() == b"hello"
+
+
+def test_chunk_size_of_more_than_16_significant_digits_is_a_400() -> None:
+    for size in (b"10000000000000000", b"000" + b"f" * 17, b"1" * 4000):
+        with pytest.raises(BodyError) as info:
+            ChunkedInput(BytesSource(size + b"\r\n"), 1 << 62).read()
+        assert info.value.status == 400
+
+
+def test_chunk_size_line_longer_than_its_limit_is_a_400() -> None:
+    with pytest.raises(BodyError) as info:
+        ChunkedInput(BytesSource(b"0" * 10_000 + b"5\r\nhello\r\n0\r\n\r\n"), 100).read()
+    assert info.value.status == 400
+
+
 def test_chunked_body_over_the_limit_is_a_413() -> None:
     with pytest.raises(BodyError) as info:
         ChunkedInput(BytesSource(chunked(b"x" * 100, 30)), 50).read()

@@ -103,8 +103,9 @@ CHUNK_EXT = (
     + _QUOTED_STRING
     + rb"))?)*"
 )
-# At most 16 hex digits: a chunk of 2**64 bytes is already absurd.
-CHUNK_SIZE_LINE = rb"(?P<size>[0-9A-Fa-f]{1,16})" + CHUNK_EXT
+# The size is compared by value: any number of leading zeros is allowed (the line itself
+# is bounded by the body reader), and what is left is at most 16 hex digits there.
+CHUNK_SIZE_LINE = rb"(?P<size>[0-9A-Fa-f]+)" + CHUNK_EXT
 
 
 def _full(pattern: bytes) -> "re.Pattern[bytes]":

@@ -15,6 +15,7 @@ from typing import Protocol
 from wsgi_simple_server import _abnf
 
 _MAX_CHUNK_LINE = 4096
+_MAX_CHUNK_SIZE_DIGITS = 16
 _MAX_TRAILER_BYTES = 8192
 _BLOCK = 65536
 
@@ -192,9 +193,12 @@ class ChunkedInput(BodyInput):
     def _raw_read(self, size: int) -> bytes:
         if self._chunk_left == 0:
             m = _abnf.chunk_size_line_re.fullmatch(self._line(_MAX_CHUNK_LINE))
-            if m is None:
+            # chunk-size = 1*HEXDIG, compared by value: leading zeros do not count, and
+            # more than 16 digits after them (2**64 bytes and up) is refused unconverted.
+            digits = b"" if m is None else m["size"].lstrip(b"0")
+            if m is None or len(digits) > _MAX_CHUNK_SIZE_DIGITS:
                 raise BodyError(400, "Bad Request (invalid chunk size)")
-            chunk = int(m["size"], 16)
+            chunk = int(digits, 16) if digits else 0
             if chunk == 0:
                 self._read_trailers()
                 return b""
