@@ -224,6 +224,185 @@ def test_stdlib_messages_are_kept_for_requests_the_stdlib_refuses_too() -> None:
     assert info.value.message == "Bad HTTP/0.9 request type ('POST')"
 
 
+# -- numbers compare by value (RFC 9110 section 8.6) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "length"),
+    [
+        (b"00000000000000000005", 5),
+        (b"0" * 40 + b"12", 12),
+        (b"000", 0),
+        (b"5, 05, 005", 5),
+        (b"0000000000000000000000000000001073741824", 1 << 30),
+    ],
+)
+def test_content_length_is_a_number_whatever_its_leading_zeros(value: bytes, length: int) -> None:
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " + value + b"\r\n\r\n"
+    assert parse(head).content_length == length
+
+
+def test_content_length_one_past_the_limit_is_413_whatever_its_digit_count() -> None:
+    config = ServerConfig(max_body_bytes=10)
+    for value in (b"11", b"0000000011", b"100", b"99999999999999999999999"):
+        head = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " + value + b"\r\n\r\n"
+        assert status_of(head, config) == 413
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 000000000010\r\n\r\n"
+    assert parse(head, config).content_length == 10
+
+
+def test_a_megabyte_of_content_length_digits_is_answered_without_converting_it() -> None:
+    # int() of more than 4300 digits raises ValueError: the digit count decides first.
+    config = ServerConfig(max_header_bytes=3 << 20)
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %s\r\n\r\n"
+    assert status_of(head % (b"1" * (1 << 20)), config) == 413
+    assert parse(head % (b"0" * (1 << 20) + b"7"), config).content_length == 7
+
+
+def test_repeated_content_length_values_must_be_equal_numbers() -> None:
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"
+    assert status_of(head) == 400
+    assert status_of(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5,\r\n\r\n") == 400
+
+
+# -- Expect is a list (RFC 9110 sections 10.1.1 and 5.6.1) ------------------------------
+
+
+@pytest.mark.parametrize("value", [b"", b" ", b"\t", b",", b" , ,\t"])
+def test_an_empty_expect_list_is_ignored(value: bytes) -> None:
+    r = parse(b"POST / HTTP/1.1\r\nHost: h\r\nExpect:" + value + b"\r\n\r\n")
+    assert not r.expect_continue
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"100-continue, ", b", 100-continue", b"100-continue,,", b"100-continue, 100-CONTINUE"],
+)
+def test_empty_members_beside_100_continue_are_ignored(value: bytes) -> None:
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nExpect: " + value + b"\r\n\r\n"
+    assert parse(head).expect_continue
+
+
+def test_empty_expect_field_beside_another_is_ignored() -> None:
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nExpect:\r\nExpect: 100-continue\r\n\r\n"
+    assert parse(head).expect_continue
+
+
+@pytest.mark.parametrize(
+    "value", [b"100-continue, foo", b"foo,", b"100-continue=1", b'100-continue;a="b"']
+)
+def test_any_member_other_than_100_continue_is_417(value: bytes) -> None:
+    assert status_of(b"GET / HTTP/1.1\r\nHost: h\r\nExpect: " + value + b"\r\n\r\n") == 417
+
+
+def test_expectations_of_an_http10_request_are_ignored() -> None:
+    assert not parse(b"GET / HTTP/1.0\r\nExpect: foo\r\n\r\n").expect_continue
+    assert not parse(b"GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").expect_continue
+
+
+@pytest.mark.parametrize("value", [b"chunked,", b", chunked", b"chunked, ,", b","])
+def test_transfer_encoding_with_an_empty_member_is_refused(value: bytes) -> None:
+    # Stricter than RFC 9110 section 5.6.1.2 on purpose: this list frames the body.
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " + value + b"\r\n\r\n"
+    assert status_of(head) == 400
+
+
+# -- the request-target's form depends on the method (RFC 9112 section 3.2) ------------
+
+
+@pytest.mark.parametrize(
+    "target", [b"example.com:443", b"[::1]:8443", b"127.0.0.1:1", b"xn--bcher-kva.example:80"]
+)
+def test_connect_takes_an_authority_form_target(target: bytes) -> None:
+    r = parse(b"CONNECT " + target + b" HTTP/1.1\r\nHost: " + target + b"\r\n\r\n")
+    assert (r.method, r.target, r.path, r.query) == ("CONNECT", target.decode(), "", "")
+    assert not r.has_body
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/",
+        b"/a?b",
+        b"*",
+        b"http://example.com:443",
+        b"http://example.com:443/",
+        b"example.com",
+        b"example.com:",
+        b":443",
+        b"u@example.com:443",
+        b"example.com:https",
+    ],
+)
+def test_connect_with_any_other_target_is_400(target: bytes) -> None:
+    assert status_of(b"CONNECT " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n") == 400
+
+
+@pytest.mark.parametrize(
+    "field",
+    [b"Content-Length: 5", b"Content-Length: 0", b"Transfer-Encoding: chunked"],
+)
+def test_connect_with_content_framing_is_400(field: bytes) -> None:
+    head = b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n" + field + b"\r\n\r\n"
+    assert status_of(head) == 400
+
+
+@pytest.mark.parametrize("method", [b"GET", b"OPTIONS", b"POST"])
+def test_authority_form_is_for_connect_only(method: bytes) -> None:
+    assert status_of(method + b" example.com:443 HTTP/1.1\r\nHost: h\r\n\r\n") == 400
+
+
+@pytest.mark.parametrize(
+    "authority",
+    [b"u:p@h", b"u@h", b"@h", b"h:port", b"h:80x", b"", b":80", b"h h", b"[::1"],
+)
+def test_absolute_form_authority_is_refused_as_the_same_host_field_is(authority: bytes) -> None:
+    # RFC 9110 section 4.2.4 (no userinfo), 4.2.1 (no empty host), RFC 3986 port = *DIGIT.
+    target_status = status_of(b"GET http://" + authority + b"/x HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert target_status == 400
+    # An empty host is valid in Host (RFC 9110 section 7.2), not in an http URI (4.2.1).
+    if authority[:1] not in (b"", b":"):
+        assert status_of(b"GET / HTTP/1.1\r\nHost: " + authority + b"\r\n\r\n") == 400
+
+
+# -- the absolute-form's authority is the Host (RFC 9112 section 3.2.2) -----------------
+
+
+def test_absolute_form_authority_replaces_the_host_field() -> None:
+    head = (
+        b"GET http://evil.example/page?q=1 HTTP/1.1\r\n"
+        b"Accept: */*\r\nHost: victim.example\r\nX-A: b\r\n\r\n"
+    )
+    r = parse(head)
+    assert r.headers == [("Accept", "*/*"), ("Host", "evil.example"), ("X-A", "b")]
+    assert (r.path, r.query) == ("/page", "q=1")
+
+
+@pytest.mark.parametrize(
+    ("target", "host"),
+    [
+        (b"http://evil.example:8080/", "evil.example:8080"),
+        (b"HTTPS://Evil.Example", "Evil.Example"),
+        (b"http://[::1]:81/x", "[::1]:81"),
+        (b"http://evil.example:/x", "evil.example"),
+    ],
+)
+def test_absolute_form_host_keeps_the_port_it_has(target: bytes, host: str) -> None:
+    r = parse(b"GET " + target + b" HTTP/1.1\r\nhost: victim.example\r\n\r\n")
+    assert r.headers == [("Host", host)]
+
+
+def test_absolute_form_gives_an_http10_request_without_host_its_host() -> None:
+    r = parse(b"GET http://evil.example/ HTTP/1.0\r\nX-A: b\r\n\r\n")
+    assert r.headers == [("X-A", "b"), ("Host", "evil.example")]
+
+
+def test_an_http11_absolute_form_request_still_needs_one_valid_host_field() -> None:
+    # RFC 9112 section 3.2: Host is mandatory and checked whatever the target's form.
+    assert status_of(b"GET http://evil.example/ HTTP/1.1\r\n\r\n") == 400
+    assert status_of(b"GET http://evil.example/ HTTP/1.1\r\nHost: a b\r\n\r\n") == 400
+
+
 # -- generated requests -------------------------------------------------------------
 
 _tchar = st.sampled_from(

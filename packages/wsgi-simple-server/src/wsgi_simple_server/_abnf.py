@@ -43,18 +43,26 @@ ORIGIN_FORM = rb"(?P<path>/" + _PATH_CHAR + rb"*)(?:\?(?P<query>" + _QUERY_CHAR 
 #   absolute-URI  = scheme ":" hier-part [ "?" query ]
 #   scheme        = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
 #   hier-part     = "//" authority path-abempty
-# Only the http and https schemes are meaningful to an origin server.
-ABSOLUTE_FORM = (
-    rb"(?i:https?)://(?P<authority>[^/?#\x00-\x20\x7f-\xff]+)"
-    rb"(?P<path>(?:/" + _PATH_CHAR + rb"*)?)(?:\?(?P<query>" + _QUERY_CHAR + rb"*))?"
-)
 #   uri-host    = IP-literal / IPv4address / reg-name
 #   reg-name    = *( unreserved / pct-encoded / sub-delims )
 #   IP-literal  = "[" ( IPv6address / IPvFuture  ) "]"
 #   port        = *DIGIT
 URI_HOST = rb"(?:\[[0-9A-Fa-f:.vV]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]*)"
 PORT = rb"[0-9]*"
-AUTHORITY_FORM = URI_HOST + rb":" + PORT
+# RFC 9110 section 4.2.1: "A recipient that processes such a URI reference [an "http"
+# URI with an empty host identifier] MUST reject it as invalid." The same host, never empty:
+NON_EMPTY_URI_HOST = rb"(?:\[[0-9A-Fa-f:.vV]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]+)"
+# Only the http and https schemes are meaningful to an origin server. Their authority is
+# a host and an optional port, as in Host: RFC 9110 section 4.2.4 forbids the userinfo
+# subcomponent ("user:password@") in them, and a port is digits only.
+ABSOLUTE_FORM = (
+    rb"(?i:https?)://(?P<authority>" + NON_EMPTY_URI_HOST + rb"(?::" + PORT + rb")?)"
+    rb"(?P<path>(?:/" + _PATH_CHAR + rb"*)?)(?:\?(?P<query>" + _QUERY_CHAR + rb"*))?"
+)
+# RFC 9112 section 3.2.3; RFC 9110 section 9.3.6 for CONNECT, the only method that uses
+# it: "There is no default port; a client MUST send the port number", so the port has
+# at least one digit here, and the host is the non-empty one of an http URI.
+AUTHORITY_FORM = NON_EMPTY_URI_HOST + rb":[0-9]+"
 ASTERISK_FORM = rb"\*"
 
 # RFC 9112 section 3 (Request Line)

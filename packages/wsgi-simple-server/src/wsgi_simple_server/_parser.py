@@ -210,7 +210,7 @@ def _parse_rest(  # noqa: PLR0917 - the parts parse_head has already taken apart
     lines: list[bytes],
     config: ServerConfig,
 ) -> Request:
-    path, query = _split_target(method, target_b)
+    path, query, authority = _split_target(method, target_b)
     if len(lines) - 1 > config.max_header_count:
         raise _RefusalError(
             431, "Too many headers", f"got more than {config.max_header_count} headers"
@@ -225,29 +225,69 @@ def _parse_rest(  # noqa: PLR0917 - the parts parse_head has already taken apart
             raise _RefusalError(400, "Bad Request (several Host fields)")
     elif _abnf.host_re.fullmatch(hosts[0]) is None:
         raise _RefusalError(400, "Bad Request (invalid Host)")
+    headers = fields.headers if authority is None else _with_host(fields.headers, authority)
+    if method == "CONNECT" and (fields.content_lengths or fields.transfer_codings):
+        # RFC 9110 section 9.3.6: "A CONNECT request message does not have content."
+        # Parsers disagree on what follows such a head (a body, or the tunnel's first
+        # bytes), so it is refused rather than framed one way.
+        raise _RefusalError(400, "Bad Request (CONNECT with Content-Length or Transfer-Encoding)")
     content_length, chunked = _framing(fields, http11, config)
     keep_alive = http11
     if fields.connection:
-        tokens = {t.strip(b" \t").lower() for t in fields.connection.split(b",")}
+        tokens = _list_members(fields.connection)
         keep_alive = b"close" not in tokens and (http11 or b"keep-alive" in tokens)
-    expect_continue = False
-    if fields.expect is not None and http11:
-        if fields.expect.strip(b" \t").lower() != b"100-continue":
-            raise _RefusalError(417, "Expectation Failed")
-        expect_continue = True
+    # RFC 9110 section 10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
+    expect_continue = fields.expect is not None and http11 and _expects_continue(fields.expect)
     return Request(
         method,
         target,
         path,
         query,
         version,
-        fields.headers,
+        headers,
         content_length=content_length,
         chunked=chunked,
         keep_alive=keep_alive,
         expect_continue=expect_continue,
         requestline=requestline,
     )
+
+
+def _list_members(value: bytes) -> list[bytes]:
+    """Return the members of a ``#rule`` list field value, lowercased (RFC 9110 5.6.1).
+
+    Members are separated by commas with optional whitespace around them; "a recipient
+    MUST parse and ignore a reasonable number of empty list elements" (5.6.1.2), so
+    ``"a, , b,"`` has the members ``a`` and ``b``.
+    """
+    return [m for m in (part.strip(b" \t").lower() for part in value.split(b",")) if m]
+
+
+def _expects_continue(value: bytes) -> bool:
+    """Whether an Expect field value asks for ``100 Continue`` (RFC 9110 section 10.1.1).
+
+    ``Expect = #expectation``: an empty list asks for nothing and is ignored. A member
+    other than ``100-continue`` (the only expectation defined) is answered with ``417``.
+    """
+    members = _list_members(value)
+    if any(m != b"100-continue" for m in members):
+        raise _RefusalError(417, "Expectation Failed")
+    return bool(members)
+
+
+def _with_host(headers: list[tuple[str, str]], authority: bytes) -> list[tuple[str, str]]:
+    """Return *headers* with the Host field replaced by an absolute-form's *authority*.
+
+    RFC 9112 section 3.2.2: "When an origin server receives a request with an
+    absolute-form of request-target, the origin server MUST ignore the received Host
+    header field (if any) and instead use the host information of the request-target."
+    An empty port is dropped with its colon (RFC 3986 section 6.2.3).
+    """
+    host = ("Host", authority.removesuffix(b":").decode("ascii"))
+    replaced = [host if name.lower() == "host" else (name, value) for name, value in headers]
+    if host not in replaced:
+        replaced.append(host)  # an HTTP/1.0 request may come without Host
+    return replaced
 
 
 def _parse_request_line(line: bytes) -> tuple[str, bytes, str]:
@@ -321,40 +361,59 @@ def _framing(fields: _Fields, http11: bool, config: ServerConfig) -> tuple[int |
             raise _RefusalError(400, "Bad Request (Content-Length with Transfer-Encoding)")
         if not http11:
             raise _RefusalError(400, "Bad Request (Transfer-Encoding in an HTTP/1.0 request)")
+        # Unlike other list fields, empty members are refused here, not skipped: this
+        # field frames the body, and h11 and llhttp both refuse "chunked," outright.
         codings = [c.strip(b" \t").lower() for v in fields.transfer_codings for c in v.split(b",")]
         if any(c not in (b"chunked", b"") for c in codings):
             raise _RefusalError(501, "Unsupported transfer coding")
-        if [c for c in codings if c] != [b"chunked"]:
+        if codings != [b"chunked"]:
             raise _RefusalError(400, "Bad Request (invalid Transfer-Encoding)")
         return None, True
     if not fields.content_lengths:
         return None, False
-    values = {v.strip(b" \t") for cl in fields.content_lengths for v in cl.split(b",")}
+    # Content-Length = 1*DIGIT, not a list; a list of one value repeated (as a proxy may
+    # make of repeated fields) is that value (RFC 9110 section 8.6). Values compare as
+    # numbers: leading zeros are dropped, and digits beyond those of the limit are 413
+    # without being converted, so a long run of digits costs linear time.
+    values: set[bytes] = set()
+    for cl in fields.content_lengths:
+        for member in cl.split(b","):
+            value = member.strip(b" \t")
+            if _abnf.content_length_re.fullmatch(value) is None:
+                raise _RefusalError(400, "Bad Request (invalid Content-Length)")
+            values.add(value.lstrip(b"0"))
     if len(values) != 1:
         raise _RefusalError(400, "Bad Request (differing Content-Length values)")
-    (value,) = values
-    if _abnf.content_length_re.fullmatch(value) is None:
-        raise _RefusalError(400, "Bad Request (invalid Content-Length)")
-    if len(value) > 19 or int(value) > config.max_body_bytes:
+    digits = values.pop()
+    limit = config.max_body_bytes
+    if len(digits) > len(str(limit)) or int(digits or b"0") > limit:
         raise _RefusalError(413, "Request Entity Too Large")
-    return int(value), False
+    return int(digits or b"0"), False
 
 
-def _split_target(method: str, target: bytes) -> tuple[str, str]:
-    """Return the path and the query of a request-target, in any of its four forms."""
+def _split_target(method: str, target: bytes) -> tuple[str, str, bytes | None]:
+    """Return the path, the query and the authority (absolute-form only) of a target.
+
+    The form must be the method's (RFC 9112 section 3.2): CONNECT takes the
+    authority-form and no other (3.2.3), which no other method takes; the asterisk-form
+    is for OPTIONS only (3.2.4); every other request has the origin-form or the
+    absolute-form. A CONNECT request has an empty path and query.
+    """
+    if method == "CONNECT":
+        if _abnf.authority_form_re.fullmatch(target) is None:
+            raise _RefusalError(400, "Bad Request (CONNECT needs an authority-form target)")
+        return "", "", None
     first = target[:1]
     if first == b"/":
         m = _abnf.origin_form_re.fullmatch(target)
-    elif first == b"*" and target == b"*":
+        authority = None
+    elif target == b"*":
         if method != "OPTIONS":
             raise _RefusalError(400, "Bad Request (asterisk-form is for OPTIONS only)")
-        return "*", ""
-    elif b"://" in target:
-        m = _abnf.absolute_form_re.fullmatch(target)
-    elif method == "CONNECT" and _abnf.authority_form_re.fullmatch(target) is not None:
-        return "", ""
+        return "*", "", None
     else:
-        m = None
+        m = _abnf.absolute_form_re.fullmatch(target)
+        authority = None if m is None else m["authority"]
     if m is None:
         raise _RefusalError(400, "Bad Request (invalid request-target)")
     path = m["path"].decode("ascii") or "/"
@@ -362,7 +421,7 @@ def _split_target(method: str, target: bytes) -> tuple[str, str]:
     if path.startswith("//"):
         # As the standard library does, so that "//host/x" is never read as a netloc.
         path = "/" + path.lstrip("/")
-    return path, "" if query is None else query.decode("ascii")
+    return path, "" if query is None else query.decode("ascii"), authority
 
 
 def _request_line_error(line: bytes) -> ParseError:
