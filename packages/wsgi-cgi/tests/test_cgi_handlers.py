@@ -16,11 +16,23 @@ from wsgi_handlers import BaseCGIHandler, BaseHandler, BoundedInput
 seen: dict[str, Any] = {}
 
 
+class NeverEnds(io.RawIOBase):
+    """A stdin like the client's socket that ``python -m http.server --cgi`` hands a
+    script: it never ends, so a read would wait for the client; here it fails."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise AssertionError("the request has no body: stdin must not be read")
+
+
 class Streams:
     """Replacement sys.stdin/stdout/stderr with byte buffers behind them."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, body: bytes) -> None:
-        self.stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(body)))
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, body: bytes | io.RawIOBase) -> None:
+        raw = io.BytesIO(body) if isinstance(body, bytes) else body
+        self.stdin = io.TextIOWrapper(io.BufferedReader(raw))
         self.out = io.BytesIO()
         self.stdout = io.TextIOWrapper(self.out)
         self.stderr = io.StringIO()
@@ -62,7 +74,7 @@ def run_cgi(
     handler_class: Any,
     app: Any,
     environ: dict[str, str],
-    body: bytes = b"",
+    body: bytes | io.RawIOBase = b"",
 ) -> tuple[bytes, str]:
     with monkeypatch.context() as m:
         streams = Streams(m, body)
@@ -88,8 +100,10 @@ def run_cgi(
 def test_output_is_the_stdlibs(
     monkeypatch: pytest.MonkeyPatch, ours: Any, theirs: Any, app: Any, environ: dict[str, str]
 ) -> None:
-    got = run_cgi(monkeypatch, ours, app, environ, b"hello")
-    expected = run_cgi(monkeypatch, theirs, app, environ, b"hello")
+    # Without CONTENT_LENGTH a web server gives no body; the stdlib would read any.
+    body = b"hello" if "CONTENT_LENGTH" in environ else b""
+    got = run_cgi(monkeypatch, ours, app, environ, body)
+    expected = run_cgi(monkeypatch, theirs, app, environ, body)
     assert got[0] == expected[0]
     if app is failing:
         assert got[1].splitlines()[-1] == expected[1].splitlines()[-1]
@@ -154,28 +168,66 @@ def test_wsgi_input_is_bounded_by_content_length(monkeypatch: pytest.MonkeyPatch
     assert "wsgi.input_terminated" not in seen
 
 
-def test_without_content_length_the_input_is_read_to_eof_and_terminated(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("length", [None, ""])
+def test_without_content_length_there_is_no_body_and_stdin_is_never_read(
+    monkeypatch: pytest.MonkeyPatch, length: str | None
 ) -> None:
-    out, _ = run_cgi(
-        monkeypatch, CGIHandler, echo, cgi_environ(REQUEST_METHOD="POST"), b"chunked body"
-    )
+    # RFC 3875 section 4.1.2; python -m http.server --cgi sets CONTENT_LENGTH="" for a
+    # GET and gives the script the client's socket, which ends only when the client
+    # gives up.
+    environ = cgi_environ() if length is None else cgi_environ(CONTENT_LENGTH=length)
+    out, err = run_cgi(monkeypatch, CGIHandler, echo, environ, NeverEnds())
+    assert out.endswith(b"\r\n\r\n/x|"), err
+    assert seen["wsgi.input"].read(10) == b""
+    assert "wsgi.input_terminated" not in seen
+
+
+@pytest.mark.parametrize("length", [None, ""])
+@pytest.mark.parametrize("transfer_encoding", ["chunked", "gzip, Chunked"])
+def test_a_chunked_body_without_content_length_is_read_to_eof_and_terminated(
+    monkeypatch: pytest.MonkeyPatch, length: str | None, transfer_encoding: str
+) -> None:
+    environ = cgi_environ(REQUEST_METHOD="POST", HTTP_TRANSFER_ENCODING=transfer_encoding)
+    if length is not None:
+        environ["CONTENT_LENGTH"] = length
+    out, _ = run_cgi(monkeypatch, CGIHandler, echo, environ, b"chunked body")
     assert out.endswith(b"\r\n\r\n/x|chunked body")
     assert seen["wsgi.input_terminated"] is True
 
 
-def test_an_empty_content_length_means_no_length(monkeypatch: pytest.MonkeyPatch) -> None:
-    out, _ = run_cgi(monkeypatch, CGIHandler, echo, cgi_environ(CONTENT_LENGTH=""), b"abc")
-    assert out.endswith(b"|abc")
-    assert seen["wsgi.input_terminated"] is True
+def test_content_length_wins_over_a_transfer_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # RFC 3875 section 4.1.2: the length is the body's after the server removed the
+    # transfer-coding.
+    environ = cgi_environ(
+        REQUEST_METHOD="POST", CONTENT_LENGTH="5", HTTP_TRANSFER_ENCODING="chunked"
+    )
+    out, _ = run_cgi(monkeypatch, CGIHandler, echo, environ, b"hello and more")
+    assert out.endswith(b"|hello")
+    assert "wsgi.input_terminated" not in seen
 
 
-@pytest.mark.parametrize("length", ["-1", "abc", "1e3", "\u0661"])
-def test_a_malformed_content_length_reads_nothing(
-    monkeypatch: pytest.MonkeyPatch, length: str
+@pytest.mark.parametrize("length", ["0", "-1", "abc", "1e3", " 12", "12 ", "+5", "\u0661"])
+@pytest.mark.parametrize("transfer_encoding", [None, "chunked"])
+def test_a_zero_or_malformed_content_length_reads_nothing(
+    monkeypatch: pytest.MonkeyPatch, length: str, transfer_encoding: str | None
 ) -> None:
-    out, _ = run_cgi(monkeypatch, CGIHandler, echo, cgi_environ(CONTENT_LENGTH=length), b"abc")
-    assert out.endswith(b"\r\n\r\n/x|")
+    environ = cgi_environ(REQUEST_METHOD="POST", CONTENT_LENGTH=length)
+    if transfer_encoding is not None:
+        environ["HTTP_TRANSFER_ENCODING"] = transfer_encoding
+    out, err = run_cgi(monkeypatch, CGIHandler, echo, environ, NeverEnds())
+    assert out.endswith(b"\r\n\r\n/x|"), err
+    assert "wsgi.input_terminated" not in seen
+
+
+def test_iis_handler_reads_the_body_by_the_same_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    out, err = run_cgi(
+        monkeypatch, IISCGIHandler, echo, cgi_environ(CONTENT_LENGTH=""), NeverEnds()
+    )
+    assert out.endswith(b"\r\n\r\n/x|"), err
+    environ = cgi_environ(REQUEST_METHOD="POST", HTTP_TRANSFER_ENCODING="chunked")
+    out, _ = run_cgi(monkeypatch, IISCGIHandler, echo, environ, b"abc")
+    assert out.endswith(b"/x|abc")
+    assert seen["wsgi.input_terminated"] is True
 
 
 @pytest.mark.parametrize(

@@ -6,30 +6,22 @@ from typing import Any
 from wsgi_handlers import BaseCGIHandler, BoundedInput, read_environ
 from wsgi_util.types import InputStream
 
-
-def _content_length(environ: dict[str, Any]) -> int | None:
-    # RFC 3875 section 4.1.2: CONTENT_LENGTH is the body's size, or NULL (unset or
-    # empty) when there is no length; a web server that forwards a chunked request
-    # body (Apache) leaves it unset and closes stdin after the body.
-    value = environ.get("CONTENT_LENGTH", "")
-    if not value:
-        return None
-    if value.isascii() and value.isdigit():
-        return int(value)
-    return 0  # malformed: read nothing rather than guess (section 4.1.2: MUST NOT over-read)
+from wsgi_cgi._body import body_length
 
 
 class _BoundedStdinMixin(BaseCGIHandler):
-    # wsgi.input ends where the request body ends.
+    # wsgi.input ends where the request body ends (wsgi_cgi._body).
 
     def get_stdin(self) -> InputStream:
-        """Return ``stdin`` bounded by ``CONTENT_LENGTH``, or read to EOF without one."""
-        return BoundedInput(self.stdin, _content_length(self.environ))
+        """Return ``stdin`` bounded by the body's length (RFC 3875 section 4.2): empty
+        without ``CONTENT_LENGTH``, read to EOF for a chunked body without one."""
+        return BoundedInput(self.stdin, body_length(self.environ))
 
     def setup_environ(self) -> None:
-        """Set up the environ; ``wsgi.input_terminated`` when there is no length."""
+        """Set up the environ; ``wsgi.input_terminated`` only when the body ends at EOF
+        (a chunked body passed without ``CONTENT_LENGTH``)."""
         super().setup_environ()
-        if _content_length(self.environ) is None:
+        if body_length(self.environ) is None:
             self.environ["wsgi.input_terminated"] = True
 
 
@@ -44,8 +36,10 @@ class CGIHandler(_BoundedStdinMixin):
     true. The environ is ``read_environ()`` (the request's variables as PEP 3333
     "bytes in unicode"); ``os_environ`` is empty so nothing else of the process
     environment leaks into requests. ``wsgi.input`` is ``sys.stdin.buffer``
-    bounded by ``CONTENT_LENGTH``; without one it reads to EOF and
-    ``wsgi.input_terminated`` is true. For other streams or settings use
+    bounded by ``CONTENT_LENGTH``; an unset, empty or malformed one is an empty body
+    (RFC 3875 section 4.1.2), except that a chunked body passed without one
+    (``HTTP_TRANSFER_ENCODING`` lists ``chunked``) is read to EOF with
+    ``wsgi.input_terminated`` true. For other streams or settings use
     ``wsgi_handlers.BaseCGIHandler``.
     """
 
