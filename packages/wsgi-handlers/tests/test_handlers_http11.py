@@ -89,7 +89,7 @@ def test_head_gets_the_get_headers_and_no_body(run: RunHandler, make_environ: Ma
     assert handler.close_connection is False
 
 
-@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified", "100 Continue"])
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
 @pytest.mark.parametrize("protocol", ["HTTP/1.1", "HTTP/1.0"])
 def test_no_content_statuses_get_no_body_and_no_length(
     status: str, protocol: str, run: RunHandler, make_environ: MakeEnviron
@@ -102,7 +102,20 @@ def test_no_content_statuses_get_no_body_and_no_length(
     assert b"ignored" not in out
     assert b"Content-Length" not in out
     assert b"Transfer-Encoding" not in out
-    assert handler.close_connection is False
+    # An HTTP/1.0 request without "Connection: keep-alive" ends with its response.
+    assert handler.close_connection is (protocol == "HTTP/1.0")
+
+
+@pytest.mark.parametrize("status", ["100 Continue", "101 Switching Protocols", "103 Early Hints"])
+def test_a_1xx_final_status_gets_the_error_page(
+    status: str, run: RunHandler, make_environ: MakeEnviron
+) -> None:
+    app = status_app(status, [b"ignored"])
+    out, err, _ = run(
+        SimpleHandler, app, make_environ(SERVER_PROTOCOL="HTTP/1.1"), http_version="1.1"
+    )
+    assert out.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert "1xx status is interim" in err
 
 
 def test_an_application_content_length_on_204_is_dropped(

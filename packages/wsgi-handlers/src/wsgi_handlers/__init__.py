@@ -31,25 +31,54 @@ Beyond the stdlib:
   ``logging`` debug line on the ``"wsgi_handlers"`` logger); the application's
   iterable is closed exactly once; ``SimpleHandler.sendfile`` uses ``os.sendfile``.
 * ``CLIENT_DISCONNECTS``: the exception types treated as a client that went away.
-* ``check_status(status)`` and ``check_header(name, value, full=True)``: the checks
-  ``start_response`` makes, for a server that builds its response head itself.
+* ``check_status(status)``, ``check_header(name, value, full=True)`` and
+  ``check_response_start(status, headers)``: the checks ``start_response`` makes,
+  for a server that runs applications itself.
+* ``ResponseWriter``: the response core, sans-IO. It decides the head bytes, the
+  framing (``CONTENT_LENGTH``, ``CHUNKED``, ``NO_BODY``, ``CLOSE_DELIMITED``), what
+  body bytes may go out, and whether the connection must close afterwards.
+  ``BaseHandler`` and ``wsgi_simple_server``'s engine both drive it, so the rules
+  are written once: never more body bytes than a declared ``Content-Length``, no
+  body for HEAD/1xx/204/304, no ``Content-Length`` on a 204, no 1xx final status,
+  ``Connection: close`` whenever the connection ends after the response.
+  ``request_keep_alive(version, connection)`` and ``sendfile_source(filelike)``
+  (``os.sendfile`` only for a plain binary file) go with it.
 """
 
 from wsgi_handlers._base import CLIENT_DISCONNECTS, BaseHandler
-from wsgi_handlers._checks import check_header, check_status
+from wsgi_handlers._checks import check_header, check_response_start, check_status
 from wsgi_handlers._date import format_date_time
 from wsgi_handlers._environ import read_environ
 from wsgi_handlers._input import BoundedInput
+from wsgi_handlers._response import (
+    CHUNKED,
+    CLOSE_DELIMITED,
+    CONTENT_LENGTH,
+    NO_BODY,
+    ResponseWriter,
+    no_content_status,
+    request_keep_alive,
+    sendfile_source,
+)
 from wsgi_handlers._simple import BaseCGIHandler, SimpleHandler
 
 __all__ = [
+    "CHUNKED",
     "CLIENT_DISCONNECTS",
+    "CLOSE_DELIMITED",
+    "CONTENT_LENGTH",
+    "NO_BODY",
     "BaseCGIHandler",
     "BaseHandler",
     "BoundedInput",
+    "ResponseWriter",
     "SimpleHandler",
     "check_header",
+    "check_response_start",
     "check_status",
     "format_date_time",
+    "no_content_status",
     "read_environ",
+    "request_keep_alive",
+    "sendfile_source",
 ]

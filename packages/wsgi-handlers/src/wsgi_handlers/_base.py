@@ -18,14 +18,9 @@ from wsgi_headers import Headers
 from wsgi_util import FileWrapper, guess_scheme
 from wsgi_util.types import ErrorStream, InputStream, StartResponse, WSGIApplication
 
-from wsgi_handlers._checks import (
-    check_app_headers,
-    check_header,
-    check_status,
-    serialize_known_good,
-)
-from wsgi_handlers._date import date_line_now
+from wsgi_handlers._checks import check_response_start
 from wsgi_handlers._environ import read_environ
+from wsgi_handlers._response import ResponseWriter, request_keep_alive
 
 _ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType]
 _OptExcInfo: TypeAlias = _ExcInfo | tuple[None, None, None]
@@ -35,14 +30,8 @@ _log = logging.getLogger("wsgi_handlers")
 # The client closed the connection: nothing to report, nobody to report it to.
 CLIENT_DISCONNECTS = (ConnectionAbortedError, BrokenPipeError, ConnectionResetError)
 
-_CHUNK_END = b"0\r\n\r\n"
 # A first body chunk up to this size goes out in the same _write() as the headers.
 _MERGE_LIMIT = 16384
-
-
-def _no_content_status(code: int) -> bool:
-    # RFC 9110 sections 15.2, 15.3.5 and 15.4.5: 1xx, 204 and 304 never carry content.
-    return code < 200 or code in {204, 304}
 
 
 class BaseHandler:
@@ -51,12 +40,15 @@ class BaseHandler:
     Subclasses must override ``_write``, ``_flush``, ``get_stdin``, ``get_stderr``
     and ``add_cgi_vars``; see the package README for every hook.
 
-    With ``http_version = "1.1"`` (and ``origin_server`` true) the response is framed
-    as HTTP/1.1 wants: no body (and no automatic ``Content-Length``) for a ``HEAD``
-    request or a 1xx, 204 or 304 status, and, when the request's
-    ``SERVER_PROTOCOL`` is ``HTTP/1.1`` and no length is known,
-    ``Transfer-Encoding: chunked``. After ``run()``, ``close_connection`` tells a
-    server whether the connection can carry another response.
+    The framing of the response is decided by a ``ResponseWriter`` (one per
+    response, in ``response_writer`` once ``start_response`` has run). With
+    ``http_version = "1.1"`` (and ``origin_server`` true) it applies HTTP/1.1's
+    rules: no body (and no invented ``Content-Length``) for a ``HEAD`` request or a
+    1xx, 204 or 304 status, ``Transfer-Encoding: chunked`` when the request's
+    ``SERVER_PROTOCOL`` is ``HTTP/1.1`` and no length is known, ``Connection:
+    close`` when the connection cannot go on. In every mode no more body bytes than a
+    declared ``Content-Length`` are written. After ``run()``, ``close_connection``
+    tells a server whether the connection can carry another response.
     """
 
     # Configuration parameters; can override per-subclass or per-instance.
@@ -68,6 +60,10 @@ class BaseHandler:
     origin_server: bool = True  # we are transmitting direct to the client
     http_version: str = "1.0"  # version used in the status line (and "1.1" framing)
     server_software: str | None = None  # name of the server software, if any
+    keep_alive: bool = True
+    """With ``http_version = "1.1"``: whether the server can keep the connection open
+    after this response when the request allows it. False makes every response say
+    ``Connection: close``."""
 
     # Configuration from the OS environment: a transcoded copy of os.environ as of
     # import time. Read-only: shared between classes and instances.
@@ -90,36 +86,37 @@ class BaseHandler:
     headers: Headers | None = None
     bytes_sent: int = 0
     environ: dict[str, Any]
+    response_writer: ResponseWriter | None = None
+    """The framing of the current response (set by ``start_response``)."""
 
     close_connection: bool = False
     """After ``run()``: true when the connection cannot carry another response (the
     body was delimited by closing the connection, the bytes sent did not match the
     ``Content-Length``, an error came after the headers, or the client went away)."""
 
-    # Per-response framing, decided in cleanup_headers.
-    _chunked: bool = False
-    _no_body: bool = False
-    _declared_length: int | None = None
     _closed_result: object = None
-    _default_preamble: ClassVar[bool] = True
     _default_send_headers: ClassVar[bool] = True
-    _default_cleanup: ClassVar[bool] = True
     _default_result_is_file: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._default_preamble = cls.send_preamble is BaseHandler.send_preamble
-        cls._default_cleanup = (
-            cls.cleanup_headers is BaseHandler.cleanup_headers
-            and cls.set_content_length is BaseHandler.set_content_length
-        )
         cls._default_result_is_file = cls.result_is_file is BaseHandler.result_is_file
+        # The head is built in one piece when no hook that shapes it is overridden;
+        # the bytes are those the hooks would write.
         cls._default_send_headers = (
-            cls._default_preamble and cls.send_headers is BaseHandler.send_headers
+            cls.send_preamble is BaseHandler.send_preamble
+            and cls.send_headers is BaseHandler.send_headers
+            and cls.cleanup_headers is BaseHandler.cleanup_headers
+            and cls.set_content_length is BaseHandler.set_content_length
         )
 
     def run(self, application: WSGIApplication) -> None:
-        """Invoke the application."""
+        """Invoke the application.
+
+        Any exception from the application (``BaseException`` included: an app that
+        calls ``sys.exit()`` ends its request, not the server) is logged with
+        ``log_exception`` and answered with the error page when no header was sent.
+        """
         # Don't move the close()! Asynchronous servers must return from run()
         # without closing while output is pending, so close() is only called by
         # finish_response() and in the double-error branch here.
@@ -138,6 +135,7 @@ class BaseHandler:
                 self._client_gone(exc)
             except BaseException:
                 # An error while handling an error: give up, let the server see it.
+                self.close_connection = True
                 self.close()
                 raise
 
@@ -169,8 +167,11 @@ class BaseHandler:
     def finish_response(self) -> None:
         """Send any iterable data, then close self and the iterable.
 
-        Subclasses intended for asynchronous servers will want to redefine this to
-        iterate from the event loop and call ``self.close()`` once done.
+        Empty blocks before the first non-empty one send nothing (PEP 3333: the
+        headers wait for the first non-empty block), so an error raised after them
+        still gets the error page. Subclasses intended for asynchronous servers will
+        want to redefine this to iterate from the event loop and call
+        ``self.close()`` once done.
         """
         try:
             if self._default_result_is_file:
@@ -181,8 +182,11 @@ class BaseHandler:
             if not is_file or not self.sendfile():
                 write = self.write
                 for data in self.result:  # type: ignore[union-attr]
-                    write(data)
+                    if data or self.headers_sent:
+                        write(data)
                 self.finish_content()
+            else:
+                self._end_body()
         except BaseException:
             # Close the application's iterable on an exception, but not self: close()
             # resets status, headers and environ, which handle_error still needs.
@@ -196,7 +200,7 @@ class BaseHandler:
         return guess_scheme(self.environ)
 
     def set_content_length(self) -> None:
-        """Compute Content-Length, or switch to chunked encoding if possible."""
+        """Compute Content-Length for a one-block result (as ``wsgiref`` does)."""
         try:
             blocks = len(self.result)  # type: ignore[arg-type]
         except (TypeError, AttributeError, NotImplementedError):
@@ -204,31 +208,48 @@ class BaseHandler:
         else:
             if blocks == 1:
                 self.headers["Content-Length"] = str(self.bytes_sent)  # type: ignore[index]
-                return
-        if self._http11_framing() and not self._no_body and self._client_is_http11():
-            self.headers["Transfer-Encoding"] = "chunked"  # type: ignore[index]
-            self._chunked = True
 
     def cleanup_headers(self) -> None:
         """Make any necessary header changes or defaults.
 
+        Adds the computed ``Content-Length`` (``set_content_length``) where the
+        response writer allows one, then the framing fields it decides
+        (``Transfer-Encoding``, ``Connection``), and drops the ones it forbids.
         Subclasses can extend this to add other defaults.
         """
         headers = self.headers
         if headers is None:
             raise AssertionError("start_response() was not called")
-        self._chunked = self._no_body = False
-        if self._http11_framing():
-            code = int(self.status[:3])  # type: ignore[index]
-            if _no_content_status(code):
-                self._no_body = True
-                if code != 304:  # 304 may repeat the length of the representation
-                    del headers["Content-Length"]
-                self._declared_length = None
-                return
-            self._no_body = self.environ.get("REQUEST_METHOD") == "HEAD"
-        if "Content-Length" not in headers:
+        writer = self._writer()
+        status: str = self.status  # type: ignore[assignment]
+        if "Content-Length" not in headers and writer.length_may_be_computed(
+            status, self.bytes_sent
+        ):
             self.set_content_length()
+        drop, extra = writer.decide(status, headers.items())
+        for name in drop:
+            del headers[name]
+        for name, value in extra:
+            headers.add_header(name, value)
+
+    def _writer(self) -> ResponseWriter:
+        writer = self.response_writer
+        if writer is None:
+            writer = self.response_writer = self._new_writer()
+        return writer
+
+    def _new_writer(self) -> ResponseWriter:
+        env = self.environ
+        version = env.get("SERVER_PROTOCOL", "HTTP/1.0")
+        return ResponseWriter(
+            env.get("REQUEST_METHOD", "GET"),
+            version,
+            response_version=f"HTTP/{self.http_version}",
+            http11=self.http_version == "1.1",
+            origin_server=self.origin_server,
+            keep_alive=self.keep_alive
+            and request_keep_alive(version, env.get("HTTP_CONNECTION", "")),
+        )
 
     def start_response(
         self,
@@ -241,9 +262,9 @@ class BaseHandler:
         Raises ``AssertionError`` with the stdlib's messages (also under
         ``python -O``) for a second call without *exc_info*, a status that is not a
         3-digit code and a space, a non-``str`` status, name or value, or a
-        hop-by-hop header; ``ValueError`` for control characters in the status or
-        a header, or a value that is not ISO-8859-1 text. Nothing is stored when it
-        raises.
+        hop-by-hop header; ``TypeError`` when *headers* is not a list of 2-tuples;
+        ``ValueError`` for control characters in the status or a header, or a value
+        that is not ISO-8859-1 text. Nothing is stored when it raises.
         """
         if exc_info:
             try:
@@ -259,21 +280,11 @@ class BaseHandler:
         elif self.headers is not None:
             raise AssertionError("Headers already set!")
 
-        headers_class = self.headers_class
-        new_headers = headers_class(headers)
-        if type(status) is not str:
-            self._convert_string_type(status, "Status")
-        check_status(status)
-        if headers_class is Headers:
-            check_app_headers(headers)  # Headers checked the types and the syntax
-        else:
-            convert = self._convert_string_type
-            for name, value in headers:
-                check_header(
-                    convert(name, "Header name"), convert(value, "Header value"), full=True
-                )
+        check_response_start(status, headers)
+        new_headers = self.headers_class(headers)
         self.status = status
         self.headers = new_headers
+        self.response_writer = self._new_writer()
         return self.write
 
     def _convert_string_type(self, value: Any, title: str) -> str:
@@ -284,59 +295,59 @@ class BaseHandler:
 
     def send_preamble(self) -> None:
         """Transmit version/status/date/server, via ``self._write()``."""
-        if self.origin_server:
-            if self.client_is_modern():
-                headers = self.headers
-                self._write(self._preamble("Date" in headers, "Server" in headers))  # type: ignore[operator]
-        else:
-            self._write(self._preamble(True, True))
-
-    def _preamble(self, has_date: bool, has_server: bool) -> bytes:
-        # The lines before the header block, for a client known to be modern.
-        if self.origin_server:
-            line = f"HTTP/{self.http_version} {self.status}\r\n".encode("iso-8859-1")
-            if not has_date:
-                line += date_line_now()
-            software = self.server_software
-            if software and not has_server:
-                line += f"Server: {software}\r\n".encode("iso-8859-1")
-            return line
-        return f"Status: {self.status}\r\n".encode("iso-8859-1")
+        if self.origin_server and not self.client_is_modern():
+            return
+        headers = self.headers
+        has_date = headers is not None and "Date" in headers
+        has_server = headers is not None and "Server" in headers
+        self._write(
+            self._writer().status_line(
+                self.status,  # type: ignore[arg-type]
+                date=not has_date,
+                server_software=None if has_server else self.server_software,
+            )
+        )
 
     def write(self, data: bytes) -> None:
-        """The ``write()`` callable of PEP 3333."""
+        """The ``write()`` callable of PEP 3333.
+
+        Raises ``ValueError`` after writing what fits when *data* goes past the
+        declared ``Content-Length`` (the rest is not written).
+        """
         if type(data) is not bytes:
             raise AssertionError("write() argument must be a bytes instance")
         if not self.status:
             raise AssertionError("write() before start_response()")
+        writer = self._writer()
         if not self.headers_sent:
             self.bytes_sent = len(data)  # make sure we know the content length
             if self._default_send_headers and len(data) <= _MERGE_LIMIT:
                 # Headers and a small first chunk in one _write(): same bytes, one call.
-                head = self._header_bytes()
-                if self._chunked or self._no_body:
-                    data = self._framed(data)
-                self._write(head + data)
+                head = self._header_bytes(self._one_block_length())
+                self._write(head + writer.body(data))
                 self._flush()
+                self._after_body(writer)
                 return
             self.send_headers()
-        else:
-            self.bytes_sent += len(data)
-        if self._chunked or self._no_body:
-            data = self._framed(data)
-            if not data:
-                return
-        self._write(data)
-        self._flush()
+        out = writer.body(data)
+        if out:
+            self._write(out)
+            self._flush()
+        self._after_body(writer)
 
-    def _framed(self, data: bytes) -> bytes:
-        # The body bytes as they go on the wire.
-        if self._chunked:
-            # An empty chunk would end the body: send nothing for it.
-            return b"%X\r\n%b\r\n" % (len(data), data) if data else b""
-        if self._no_body:
-            return b""
-        return data
+    def _after_body(self, writer: ResponseWriter) -> None:
+        self.bytes_sent = writer.body_sent
+        if writer.excess:
+            self.close_connection = True
+            raise writer.excess_error()
+
+    def _one_block_length(self) -> int | None:
+        # set_content_length()'s rule: a one-block result's length is known.
+        try:
+            blocks = len(self.result)  # type: ignore[arg-type]
+        except (TypeError, AttributeError, NotImplementedError):
+            return None
+        return self.bytes_sent if blocks == 1 else None
 
     def sendfile(self) -> bool:
         """Platform-specific file transmission; return true if the file was sent.
@@ -354,18 +365,36 @@ class BaseHandler:
             headers = self.headers
             if headers is None:
                 raise AssertionError("start_response() was not called")
-            # Only zero Content-Length if not set by the application (so that HEAD
-            # requests can be satisfied properly, see bpo-3839).
-            if not (self._http11_framing() and _no_content_status(int(self.status[:3]))):  # type: ignore[index]
-                headers.setdefault("Content-Length", "0")
-            self.send_headers()
-        elif self._chunked:
-            self._write(_CHUNK_END)
+            if self._default_send_headers:
+                head = self._header_bytes(0)
+                if head:
+                    self._write(head)
+            else:
+                # Only zero Content-Length if not set by the application (so that HEAD
+                # requests can be satisfied properly, see bpo-3839).
+                if self._writer().length_may_be_computed(self.status, 0):  # type: ignore[arg-type]
+                    headers.setdefault("Content-Length", "0")
+                self.send_headers()
+        self._end_body()
+
+    def _end_body(self) -> None:
+        # The end of the body: the last chunk, and whether the framing held.
+        writer = self._writer()
+        tail = writer.end()
+        if tail:
+            self._write(tail)
             self._flush()
-        elif (declared := self._declared_length) is not None and declared != self.bytes_sent:
-            # The client will wait for missing bytes or read extra ones as the next
-            # response: this connection cannot be reused.
+        if writer.close_connection:
             self.close_connection = True
+            if shortfall := writer.shortfall:
+                _log.warning(
+                    "%s %s: the application sent %d bytes fewer than its Content-Length "
+                    "of %s; the connection is closed",
+                    self.environ.get("REQUEST_METHOD", ""),
+                    self.environ.get("PATH_INFO", ""),
+                    shortfall,
+                    writer.content_length,
+                )
 
     def close(self) -> None:
         """Close the iterable (if needed) and reset all instance variables.
@@ -378,6 +407,7 @@ class BaseHandler:
             self.result = self.headers = self.status = self.environ = None  # type: ignore[assignment]
             self.bytes_sent = 0
             self.headers_sent = False
+            self.response_writer = None
 
     def _close_result(self) -> None:
         # PEP 3333: call the iterable's close() once, whatever happened.
@@ -392,73 +422,40 @@ class BaseHandler:
 
         The whole block is built (and checked) before the first byte is written.
         """
-        if self._default_preamble:
-            head = self._header_bytes()
+        if self._default_send_headers:
+            head = self._header_bytes(self._one_block_length())
             if head:
                 self._write(head)
             return
         self.cleanup_headers()
         block = bytes(self.headers)  # type: ignore[arg-type]
         self.headers_sent = True
-        self._note_framing(self.headers.get("Content-Length"))  # type: ignore[union-attr]
+        if self._writer().close_connection:
+            self.close_connection = True
         if not self.origin_server or self.client_is_modern():
             self.send_preamble()
             self._write(block)
 
-    def _header_bytes(self) -> bytes:
-        # send_headers() with the default send_preamble(), as one bytes object.
-        headers = self.headers
-        if (
-            self._default_cleanup
-            and type(headers) is Headers
-            and (self.http_version != "1.1" or not self.origin_server)
-        ):
-            # cleanup_headers() and set_content_length() inlined, with one pass over
-            # the headers instead of a case-insensitive lookup per name.
-            self._chunked = self._no_body = False
-            has_date = has_server = False
-            length = None
-            pairs = headers.items()
-            for name, value in pairs:
-                lower = name.lower()
-                if lower == "content-length":
-                    length = value
-                elif lower == "date":
-                    has_date = True
-                elif lower == "server":
-                    has_server = True
-            if length is None:
-                try:
-                    blocks = len(self.result)  # type: ignore[arg-type]
-                except (TypeError, AttributeError, NotImplementedError):
-                    blocks = 0
-                if blocks == 1:
-                    length = str(self.bytes_sent)
-                    headers.add_header("Content-Length", length)  # known to be absent
-                    pairs.append(("Content-Length", length))
-            block = serialize_known_good(pairs) or bytes(headers)
-        else:
-            self.cleanup_headers()
-            headers = self.headers
-            has_date = "Date" in headers  # type: ignore[operator]
-            has_server = "Server" in headers  # type: ignore[operator]
-            length = headers.get("Content-Length")  # type: ignore[union-attr]
-            block = bytes(headers)  # type: ignore[arg-type]
+    def _header_bytes(self, length: int | None) -> bytes:
+        # cleanup_headers(), set_content_length(), send_preamble() and bytes(headers)
+        # with the default hooks, as one bytes object (b"" for an HTTP/0.9 client).
+        headers: Any = self.headers
+        if headers is None:
+            raise AssertionError("start_response() was not called")
+        writer = self._writer()
+        pairs = headers._headers if type(headers) is Headers else headers.items()
+        head = writer.head(
+            self.status,  # type: ignore[arg-type]
+            pairs,
+            length,
+            server_software=self.server_software,
+        )
         self.headers_sent = True
-        self._note_framing(length)
+        if writer.close_connection:
+            self.close_connection = True
         if not self.origin_server or self.client_is_modern():
-            return self._preamble(has_date, has_server) + block
+            return head
         return b""
-
-    def _note_framing(self, length: str | None) -> None:
-        # Remember how the body is delimited, for close_connection.
-        if self._chunked or self._no_body or not self.origin_server:
-            self._declared_length = None
-        elif length is not None and length.isdigit():
-            self._declared_length = int(length)
-        else:
-            self._declared_length = None
-            self.close_connection = True  # only the end of the connection ends the body
 
     def result_is_file(self) -> bool:
         """True if ``self.result`` is an instance of ``self.wsgi_file_wrapper``."""
@@ -468,12 +465,6 @@ class BaseHandler:
     def client_is_modern(self) -> bool:
         """True if the client can accept a status line and headers (not HTTP/0.9)."""
         return bool(self.environ["SERVER_PROTOCOL"].upper() != "HTTP/0.9")
-
-    def _http11_framing(self) -> bool:
-        return self.http_version == "1.1" and self.origin_server
-
-    def _client_is_http11(self) -> bool:
-        return bool(self.environ.get("SERVER_PROTOCOL", "").upper() == "HTTP/1.1")
 
     def log_exception(self, exc_info: _OptExcInfo) -> None:
         """Log the ``exc_info`` tuple in the server log (``get_stderr()``).

@@ -83,36 +83,62 @@ def check_header(name: str, value: str, *, full: bool) -> None:
         )
 
 
-def check_app_headers(headers: list[tuple[str, str]]) -> None:
-    """``check_header`` for every pair of *headers*, already known to be ``str`` pairs
-    with valid RFC 9110 syntax (``wsgi_headers.Headers`` accepted them)."""
-    for name, value in headers:
-        if name not in _good_names:
-            if _is_hop_by_hop_lower(name.lower()):
-                raise AssertionError(f"Hop-by-hop header, '{name}: {value}', not allowed")
-            if len(_good_names) < _MAX_REMEMBERED:
-                _good_names.add(name)
-        if not value.isascii() and _not_sendable_in_value(value) is not None:
-            check_header(name, value, full=False)
+def _require_str(value: object, title: str) -> str:
+    # The stdlib's _convert_string_type check and message, raised explicitly.
+    if type(value) is not str:
+        raise AssertionError(f"{title} must be of type str (got {value!r})")
+    return value
 
 
-def serialize_known_good(pairs: list[tuple[str, str]]) -> bytes | None:
-    """The header block of *pairs* on the wire, or None if a pair needs a full check.
+def check_response_start(status: str, headers: list[tuple[str, str]]) -> None:
+    """Every check ``start_response`` makes on its *status* and *headers* (PEP 3333).
 
-    The fast path for pairs ``start_response`` has already seen: every name one
-    known to be a token (and not hop-by-hop), every value a ``str`` of sendable
-    ISO-8859-1 text. Anything else returns None and the caller falls back to
-    ``bytes(headers)``, which checks everything and raises the precise error.
+    Raises ``AssertionError`` (the stdlib's messages) for a non-``str`` status, name
+    or value and for a hop-by-hop header; ``TypeError`` when *headers* is not a
+    ``list`` of 2-item ``tuple`` pairs; ``ValueError`` for control characters, a name
+    that is not a token, or text that is not ISO-8859-1. Shared by every gateway, so
+    the same application gets the same verdict from ``SimpleHandler`` and the server.
+    """
+    if status not in _good_statuses:
+        check_status(_require_str(status, "Status"))
+    if type(headers) is not list:
+        raise TypeError("Headers must be a list of name/value tuples")
+    good_names = _good_names
+    for pair in headers:
+        if type(pair) is not tuple or len(pair) != 2:
+            raise TypeError(f"Headers must be a list of name/value tuples (got {pair!r})")
+        name, value = pair
+        if name in good_names and type(value) is str and value.isascii() and value.isprintable():
+            continue  # the common case: a known name and a plain ASCII/Latin-1 value
+        check_header(
+            _require_str(name, "Header name"), _require_str(value, "Header value"), full=True
+        )
+        if len(good_names) < _MAX_REMEMBERED:
+            good_names.add(name)
+
+
+def serialize_pairs(pairs: list[tuple[str, str]], extra: list[tuple[str, str]]) -> bytes:
+    """The header fields *pairs*, then *extra*, as they go on the wire, blank line included.
+
+    *extra* holds the gateway's own fields (framing, ``Connection``), not checked.
+
+    Every pair is checked again (a list ``start_response`` accepted may have been
+    changed since): names known to be good and values of sendable text take one
+    pass; anything else gets the full check, which raises the precise error.
     """
     good_names = _good_names
     lines = []
     values = []
     for name, value in pairs:
         if name not in good_names or type(value) is not str:
-            return None
+            check_header(
+                _require_str(name, "Header name"), _require_str(value, "Header value"), full=True
+            )
         lines.append(f"{name}: {value}\r\n")
         values.append(value)
     if _not_sendable_in_value("".join(values)) is not None:
-        return None
+        for name, value in pairs:
+            check_header(name, value, full=True)
+    lines.extend(f"{name}: {value}\r\n" for name, value in extra)
     lines.append("\r\n")
     return "".join(lines).encode("iso-8859-1")

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from wsgi_util.types import ErrorStream, InputStream
 
 from wsgi_handlers._base import BaseHandler
+from wsgi_handlers._response import CHUNKED, sendfile_source
 
 _HAS_SENDFILE = hasattr(os, "sendfile") and hasattr(select, "poll")
 
@@ -87,50 +88,55 @@ class SimpleHandler(BaseHandler):
         self._flush = self.stdout.flush  # type: ignore[method-assign, assignment]
 
     def sendfile(self) -> bool:
-        """Send a ``wsgi.file_wrapper`` over a regular file with ``os.sendfile``.
+        """Send a ``wsgi.file_wrapper`` over a plain file with ``os.sendfile``.
 
-        Returns False (and changes nothing) unless the wrapped object has a
-        ``fileno()`` of a regular file and ``stdout`` has the ``fileno()`` of a
-        socket. ``bytes_sent`` is the number of bytes the kernel sent.
+        Returns False (and changes nothing) unless the wrapped object is a plain
+        binary file on a regular file (``sendfile_source``: not a ``GzipFile`` or any
+        other object whose ``fileno()`` is not what its ``read()`` gives) and
+        ``stdout`` has the ``fileno()`` of a socket, or the body is already chunked.
+        The head gets the file's length as ``Content-Length`` where the response
+        writer allows one; never more than a declared ``Content-Length`` is sent.
+        ``bytes_sent`` is the number of bytes the kernel sent.
         """
-        if not _HAS_SENDFILE or not self.status or (self.headers_sent and self._chunked):
+        if not _HAS_SENDFILE or not self.status:
             return False
-        target = self._sendfile_target()
-        if target is None:
+        source = sendfile_source(getattr(self.result, "filelike", None))
+        out_fd = self._socket_fd()
+        writer = self._writer()
+        if source is None or out_fd is None or (self.headers_sent and writer.framing == CHUNKED):
             return False
-        out_fd, in_fd, offset, size = target
+        in_fd, offset, size = source
         count = max(size - offset, 0)
-        headers = self.headers
         if not self.headers_sent:
-            if headers is not None and "Content-Length" not in headers:
-                headers["Content-Length"] = str(count)
-            self.send_headers()
-        if self._no_body:
-            return True
-        declared = self._declared_length
-        if declared is not None:
-            count = min(count, max(declared - self.bytes_sent, 0))
-        self._flush()
-        self.bytes_sent += self._send_file(out_fd, in_fd, offset, count)
-        if declared is not None and declared != self.bytes_sent:
-            self.close_connection = True
+            if self._default_send_headers:
+                head = self._header_bytes(count)
+                if head:
+                    self._write(head)
+            else:
+                headers = self.headers
+                if (
+                    headers is not None
+                    and "Content-Length" not in headers
+                    and writer.length_may_be_computed(self.status, count)
+                ):
+                    headers["Content-Length"] = str(count)
+                self.send_headers()
+            if writer.framing == CHUNKED:  # a subclass's headers chose chunking
+                return False
+        count = writer.file_count(count)
+        if count:
+            self._flush()
+            writer.file_sent(self._send_file(out_fd, in_fd, offset, count))
+        self.bytes_sent = writer.body_sent
         return True
 
-    def _sendfile_target(self) -> tuple[int, int, int, int] | None:
-        # (socket fd, file fd, file offset, file size), or None if not eligible.
-        filelike = getattr(self.result, "filelike", None)
+    def _socket_fd(self) -> int | None:
+        # The descriptor of stdout when it is a socket, else None.
         try:
-            in_fd = filelike.fileno()  # type: ignore[union-attr]
-            out_fd = self.stdout.fileno()  # type: ignore[attr-defined]
-            if not stat.S_ISSOCK(os.fstat(out_fd).st_mode):
-                return None
-            in_stat = os.fstat(in_fd)
-            offset = filelike.tell()  # type: ignore[union-attr]
-        except (AttributeError, OSError, ValueError, TypeError):
+            out_fd: int = self.stdout.fileno()  # type: ignore[attr-defined]
+            return out_fd if stat.S_ISSOCK(os.fstat(out_fd).st_mode) else None
+        except (AttributeError, OSError, ValueError):
             return None
-        if not stat.S_ISREG(in_stat.st_mode) or type(offset) is not int:
-            return None
-        return out_fd, in_fd, offset, in_stat.st_size
 
     def _send_file(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
         sent = 0

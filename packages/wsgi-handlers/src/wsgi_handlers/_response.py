@@ -1,0 +1,367 @@
+"""``ResponseWriter``: how one HTTP response is framed, decided in one place (sans-IO).
+
+Every gateway that writes a response drives this one object: ``BaseHandler`` (and so
+``SimpleHandler``, ``BaseCGIHandler`` and ``wsgi_cgi``) and the HTTP/1.1 engine of
+``wsgi_simple_server``. It takes what the application did (the status, the headers,
+the body blocks, a file to send) and returns the bytes that may go on the wire; it
+never touches a socket. The rules it applies, each from its source:
+
+* RFC 9112 section 6.3 (message body length): a declared ``Content-Length`` is a
+  promise. Never more body bytes than declared (the excess is cut and reported in
+  ``excess``); fewer leave the connection unusable (``close_connection``).
+* RFC 9112 section 7.1: a body of unknown length to an HTTP/1.1 client is chunked;
+  to an HTTP/1.0 client it ends when the connection closes.
+* RFC 9110 sections 9.3.2, 15.3.5 and 15.4.5: no body for HEAD, 204 or 304; no
+  ``Content-Length`` invented for HEAD; no ``Content-Length`` for 204 (section 8.6).
+* RFC 9112 section 9.6: a response after which the connection closes says
+  ``Connection: close``; one that keeps an HTTP/1.0 connection open says
+  ``Connection: keep-alive``.
+* PEP 3333: the head goes out with the first non-empty body block or the first
+  ``write()``; the caller decides when, this object decides what.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+from collections.abc import Iterable
+
+from wsgi_handlers._checks import serialize_pairs
+from wsgi_handlers._date import date_line_now
+
+__all__ = [
+    "CHUNKED",
+    "CLOSE_DELIMITED",
+    "CONTENT_LENGTH",
+    "NO_BODY",
+    "ResponseWriter",
+    "no_content_status",
+    "request_keep_alive",
+    "sendfile_source",
+]
+
+# The four ways a response body can be delimited (RFC 9112 section 6.3).
+CONTENT_LENGTH = "content-length"
+CHUNKED = "chunked"
+NO_BODY = "no-body"
+CLOSE_DELIMITED = "close-delimited"
+
+_LAST_CHUNK = b"0\r\n\r\n"
+_is_length = re.compile(r"[0-9]+").fullmatch
+
+
+def no_content_status(code: int) -> bool:
+    """True for a status that never carries content: 1xx, 204 and 304 (RFC 9110 §15)."""
+    return code < 200 or code in {204, 304}
+
+
+def request_keep_alive(request_version: str, connection: str) -> bool:
+    """Whether a request lets its connection persist (RFC 9112 section 9.3).
+
+    *connection* is the request's ``Connection`` field value (``""`` if absent):
+    HTTP/1.1 persists unless it lists ``close``; HTTP/1.0 only if it lists
+    ``keep-alive``; any other version never.
+    """
+    tokens = {token.strip().lower() for token in connection.split(",")} if connection else ()
+    version = request_version.upper()
+    if version == "HTTP/1.1":
+        return "close" not in tokens
+    return version == "HTTP/1.0" and "keep-alive" in tokens
+
+
+# The file objects whose fileno() is the stream their read() gives: a GzipFile, a
+# BZ2File or a user's wrapper also has a fileno(), but of the bytes under it.
+_PLAIN_FILES = (io.BufferedReader, io.FileIO, io.BufferedRandom)
+
+
+def sendfile_source(filelike: object) -> tuple[int, int, int] | None:
+    """``(fd, offset, size)`` when *filelike* may be sent with ``os.sendfile``, else None.
+
+    PEP 3333 says a ``wsgi.file_wrapper`` must send what ``iter(filelike.read, b"")``
+    would; only a plain binary file opened on a regular file (``open(path, "rb")``)
+    guarantees that its descriptor holds those bytes from ``tell()`` on. *size* is the
+    file's size now; the bytes to send are ``size - offset`` at most.
+    """
+    if type(filelike) not in _PLAIN_FILES:
+        return None
+    try:
+        fd = filelike.fileno()  # type: ignore[attr-defined]
+        info = os.fstat(fd)
+        offset = filelike.tell()  # type: ignore[attr-defined]
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode) or type(offset) is not int:
+        return None
+    return fd, offset, info.st_size
+
+
+class ResponseWriter:
+    """The framing of one response: head bytes in, body bytes out, and a verdict.
+
+    *request_method* and *request_version* describe the request (``"HEAD"``,
+    ``"HTTP/1.1"``). *response_version* is the version the status line names.
+    *http11* applies the HTTP/1.1 rules above; with it false the response is framed
+    as ``wsgiref`` frames it (``Content-Length`` when known, else the body ends at
+    close; a body for every status), with only the ``Content-Length`` promise kept.
+    *origin_server* false gives a CGI response: a ``Status:`` header, no ``Date`` or
+    ``Server``, no framing of its own. *keep_alive* says whether the gateway can keep
+    the connection open after this response (the request allowed it and the server
+    is willing); it may be changed until the head is built.
+
+    After the head is built, ``framing`` is one of ``CONTENT_LENGTH``, ``CHUNKED``,
+    ``NO_BODY`` and ``CLOSE_DELIMITED``; ``content_length`` is the declared length
+    (or ``None``); ``body_sent`` counts payload bytes accepted; ``excess`` counts
+    payload bytes cut because they went past ``Content-Length``;
+    ``close_connection`` says the connection cannot carry another response.
+    """
+
+    __slots__ = (
+        "body_sent",
+        "close_connection",
+        "content_length",
+        "excess",
+        "framing",
+        "head_only",
+        "http11",
+        "keep_alive",
+        "origin_server",
+        "request_http11",
+        "request_method",
+        "response_version",
+        "status_code",
+    )
+
+    def __init__(
+        self,
+        request_method: str = "GET",
+        request_version: str = "HTTP/1.1",
+        *,
+        response_version: str = "HTTP/1.1",
+        http11: bool = True,
+        origin_server: bool = True,
+        keep_alive: bool = True,
+    ) -> None:
+        self.request_method = request_method
+        self.request_http11 = request_version.upper() == "HTTP/1.1"
+        self.response_version = response_version
+        self.http11 = http11 and origin_server
+        self.origin_server = origin_server
+        self.keep_alive = keep_alive
+        self.head_only = self.http11 and request_method == "HEAD"
+        self.status_code = 0
+        self.framing = CLOSE_DELIMITED
+        self.content_length: int | None = None
+        self.body_sent = 0
+        self.excess = 0
+        self.close_connection = False
+
+    # -- the head ---------------------------------------------------------------------
+
+    def length_may_be_computed(self, status: str, length: int) -> bool:
+        """Whether a gateway may add a ``Content-Length`` of *length* it computed.
+
+        Under the HTTP/1.1 rules: never for 1xx, 204 and 304 (no content), and for
+        HEAD only a length measured on a body the application produced (not 0: an
+        empty result to HEAD says nothing of what GET would send).
+        """
+        if not self.http11:
+            return True
+        if no_content_status(int(status[:3])):
+            return False
+        return not self.head_only or length > 0
+
+    def decide(
+        self, status: str, headers: Iterable[tuple[str, str]], length: int | None = None
+    ) -> tuple[frozenset[str], list[tuple[str, str]]]:
+        """Decide the framing of a response with *status* and *headers*.
+
+        *length* is a body length the gateway knows (a one-block body, a file), used
+        where the headers declare none and ``length_may_be_computed`` allows it.
+        Return the lower-cased names to leave out of the head and the fields to add
+        at its end. Raise ``ValueError`` for a 1xx final status or a
+        ``Content-Length`` that is not one non-negative integer (RFC 9110 §8.6);
+        nothing is decided then, so the gateway can still send an error page.
+        """
+        code = int(status[:3])
+        if code < 200:
+            raise ValueError(
+                f"invalid final status {status!r}: a 1xx status is interim, and WSGI "
+                "has no way to send one (RFC 9110 section 15.2)"
+            )
+        declared = _declared_length(headers)
+        drop: frozenset[str] = frozenset()
+        extra: list[tuple[str, str]] = []
+        if self.http11 and (self.head_only or no_content_status(code)):
+            framing = NO_BODY
+            if code == 204:
+                drop = _NO_FRAMING_FIELDS  # RFC 9110 section 8.6: never for a 204
+                declared = None
+            elif declared is None and length and not no_content_status(code):
+                extra.append(("Content-Length", str(length)))  # HEAD: what GET sends
+        elif declared is not None:
+            framing = CONTENT_LENGTH
+        elif length is not None:
+            framing = CONTENT_LENGTH
+            declared = length
+            extra.append(("Content-Length", str(length)))
+        elif self.http11 and self.request_http11:
+            framing = CHUNKED
+            extra.append(("Transfer-Encoding", "chunked"))
+        else:
+            framing = CLOSE_DELIMITED
+        close = framing == CLOSE_DELIMITED or not self.keep_alive
+        if self.http11 and close == self.request_http11:
+            # RFC 9112 section 9.3: say what differs from the version's default.
+            extra.append(("Connection", "close" if close else "keep-alive"))
+        self.status_code = code
+        self.framing = framing
+        self.content_length = declared
+        self.close_connection = close
+        self.body_sent = self.excess = 0
+        return drop, extra
+
+    def status_line(self, status: str, *, date: bool, server_software: str | None) -> bytes:
+        """The lines before the header fields: status line, then ``Date`` and
+        ``Server`` when wanted (``Status:`` alone for a CGI response)."""
+        if not self.origin_server:
+            return f"Status: {status}\r\n".encode("iso-8859-1")
+        line = f"{self.response_version} {status}\r\n".encode("iso-8859-1")
+        if date:
+            line += date_line_now()
+        if server_software:
+            line += f"Server: {server_software}\r\n".encode("iso-8859-1")
+        return line
+
+    def head(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        length: int | None = None,
+        *,
+        server_software: str | None = None,
+    ) -> bytes:
+        """Decide the framing (``decide``) and return the whole head, blank line included.
+
+        ``Date`` and ``Server`` are added when the headers hold none (``Server`` only
+        with *server_software*). Every pair is checked before anything is returned:
+        a name that is not a token, a value with a control character or text that is
+        not ISO-8859-1 raises ``ValueError`` (``AssertionError`` for a non-``str``).
+        """
+        has_date = has_server = False
+        for name, _ in headers:
+            if len(name) == 4 and name.lower() == "date":
+                has_date = True
+            elif len(name) == 6 and name.lower() == "server":
+                has_server = True
+        drop, extra = self.decide(status, headers, length)
+        if drop:
+            headers = [pair for pair in headers if pair[0].lower() not in drop]
+        block = serialize_pairs(headers, extra)
+        return (
+            self.status_line(
+                status,
+                date=not has_date,
+                server_software=None if has_server else server_software,
+            )
+            + block
+        )
+
+    # -- the body ---------------------------------------------------------------------
+
+    def body(self, data: bytes) -> bytes:
+        """Return the wire bytes for the body block *data* (possibly ``b""``).
+
+        Past a declared ``Content-Length`` the rest is cut: ``excess`` grows and
+        ``close_connection`` becomes true; the gateway should then stop the
+        application (close its iterable) and report the error.
+        """
+        size = len(data)
+        framing = self.framing
+        if framing == CONTENT_LENGTH:
+            room = self.content_length - self.body_sent  # type: ignore[operator]
+            if size > room:
+                self.excess += size - room
+                self.close_connection = True
+                data = data[:room]
+                size = room
+            self.body_sent += size
+            return data
+        self.body_sent += size
+        if framing == CHUNKED:
+            # An empty chunk would end the body: nothing goes out for it.
+            return b"%X\r\n%b\r\n" % (size, data) if size else b""
+        if framing == NO_BODY:
+            return b""
+        return data
+
+    def file_count(self, size: int) -> int:
+        """How many bytes of a file of *size* bytes may go out as the body as is.
+
+        For ``os.sendfile``: 0 when no body is sent, at most what a declared
+        ``Content-Length`` leaves room for. Raises ``ValueError`` for a chunked
+        body, whose bytes cannot go out raw.
+        """
+        framing = self.framing
+        if framing == CHUNKED:
+            raise ValueError("a chunked body cannot be sent as raw file bytes")
+        if framing == NO_BODY:
+            return 0
+        if framing == CONTENT_LENGTH:
+            return max(min(size, self.content_length - self.body_sent), 0)  # type: ignore[operator]
+        return size
+
+    def file_sent(self, count: int) -> None:
+        """Count *count* body bytes the gateway sent itself (``os.sendfile``)."""
+        self.body_sent += count
+
+    def end(self) -> bytes:
+        """Return the bytes that end the body (the last chunk, or ``b""``).
+
+        A body shorter than its declared ``Content-Length`` leaves
+        ``close_connection`` true (``shortfall`` says by how much).
+        """
+        if self.framing == CHUNKED:
+            return _LAST_CHUNK
+        if self.shortfall:
+            self.close_connection = True
+        return b""
+
+    @property
+    def shortfall(self) -> int:
+        """Declared ``Content-Length`` minus the payload bytes sent (0 if none declared)."""
+        if self.framing != CONTENT_LENGTH:
+            return 0
+        return max(self.content_length - self.body_sent, 0)  # type: ignore[operator]
+
+    def excess_error(self) -> ValueError:
+        """The error to raise (and log) for a body that went past its ``Content-Length``."""
+        return ValueError(
+            f"the application sent more than its Content-Length of {self.content_length} "
+            f"bytes; {self.excess} bytes were not sent and the connection is closed "
+            "(RFC 9112 section 6.3)"
+        )
+
+
+_NO_FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding"})
+
+
+def _declared_length(headers: Iterable[tuple[str, str]]) -> int | None:
+    # RFC 9110 section 8.6: Content-Length = 1*DIGIT; repeated, the values must agree.
+    declared: int | None = None
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == "content-length":
+            if _is_length(value) is None:
+                raise ValueError(
+                    f"invalid Content-Length {value!r}: it must be a non-negative integer "
+                    "(RFC 9110 section 8.6)"
+                )
+            length = int(value)
+            if declared is not None and declared != length:
+                raise ValueError(
+                    f"conflicting Content-Length values {declared} and {length} "
+                    "(RFC 9110 section 8.6)"
+                )
+            declared = length
+    return declared
