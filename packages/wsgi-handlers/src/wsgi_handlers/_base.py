@@ -20,7 +20,7 @@ from wsgi_util.types import ErrorStream, InputStream, StartResponse, WSGIApplica
 
 from wsgi_handlers._checks import check_response_start
 from wsgi_handlers._environ import read_environ
-from wsgi_handlers._response import ResponseWriter, request_keep_alive
+from wsgi_handlers._response import ResponseWriter, request_keep_alive, sendfile_source
 
 _ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType]
 _OptExcInfo: TypeAlias = _ExcInfo | tuple[None, None, None]
@@ -95,6 +95,7 @@ class BaseHandler:
     ``Content-Length``, an error came after the headers, or the client went away)."""
 
     _closed_result: object = None
+    _file_length: int | None = None
     _default_send_headers: ClassVar[bool] = True
     _default_result_is_file: ClassVar[bool] = True
 
@@ -179,6 +180,11 @@ class BaseHandler:
                 is_file = wrapper is not None and isinstance(self.result, wrapper)
             else:
                 is_file = self.result_is_file()
+            if is_file:
+                # A plain file's length is known before any of it is read.
+                source = sendfile_source(getattr(self.result, "filelike", None))
+                if source is not None:
+                    self._file_length = max(source[2] - source[1], 0)
             if not is_file or not self.sendfile():
                 write = self.write
                 for data in self.result:  # type: ignore[union-attr]
@@ -248,6 +254,7 @@ class BaseHandler:
             http11=self.http_version == "1.1",
             origin_server=self.origin_server,
             keep_alive=self.keep_alive
+            and not self.close_connection
             and request_keep_alive(version, env.get("HTTP_CONNECTION", "")),
         )
 
@@ -342,7 +349,10 @@ class BaseHandler:
             raise writer.excess_error()
 
     def _one_block_length(self) -> int | None:
-        # set_content_length()'s rule: a one-block result's length is known.
+        # set_content_length()'s rule: a one-block result's length is known; so is
+        # that of a file wrapper over a plain file.
+        if self._file_length is not None:
+            return self._file_length
         try:
             blocks = len(self.result)  # type: ignore[arg-type]
         except (TypeError, AttributeError, NotImplementedError):
@@ -408,6 +418,7 @@ class BaseHandler:
             self.bytes_sent = 0
             self.headers_sent = False
             self.response_writer = None
+            self._file_length = None
 
     def _close_result(self) -> None:
         # PEP 3333: call the iterable's close() once, whatever happened.
@@ -489,12 +500,12 @@ class BaseHandler:
             # close() ran, so the response was complete: only closing the iterable
             # failed. There is nothing left to tell the client.
             return
+        # The application failed: what it read of the request body is unknown, so
+        # the connection ends with this response (the error page says so).
+        self.close_connection = True
         if not self.headers_sent:
             self.result = self.error_output(self.environ, self.start_response)
             self.finish_response()
-        else:
-            # The response is cut short: the client cannot tell where it ends.
-            self.close_connection = True
 
     def error_output(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """WSGI mini-app producing the error page (``error_status``, ``error_headers``,

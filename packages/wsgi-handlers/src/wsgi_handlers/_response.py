@@ -300,8 +300,9 @@ class ResponseWriter:
         """How many bytes of a file of *size* bytes may go out as the body as is.
 
         For ``os.sendfile``: 0 when no body is sent, at most what a declared
-        ``Content-Length`` leaves room for. Raises ``ValueError`` for a chunked
-        body, whose bytes cannot go out raw.
+        ``Content-Length`` leaves room for; the rest counts as ``excess``, as it
+        would through ``body()``. Raises ``ValueError`` for a chunked body, whose
+        bytes cannot go out raw.
         """
         framing = self.framing
         if framing == CHUNKED:
@@ -309,7 +310,11 @@ class ResponseWriter:
         if framing == NO_BODY:
             return 0
         if framing == CONTENT_LENGTH:
-            return max(min(size, self.content_length - self.body_sent), 0)  # type: ignore[operator]
+            room = max(self.content_length - self.body_sent, 0)  # type: ignore[operator]
+            if size > room:
+                self.excess += size - room
+                self.close_connection = True
+                return room
         return size
 
     def file_sent(self, count: int) -> None:

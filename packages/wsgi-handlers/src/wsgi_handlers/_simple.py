@@ -127,7 +127,7 @@ class SimpleHandler(BaseHandler):
         if count:
             self._flush()
             writer.file_sent(self._send_file(out_fd, in_fd, offset, count))
-        self.bytes_sent = writer.body_sent
+        self._after_body(writer)
         return True
 
     def _socket_fd(self) -> int | None:
