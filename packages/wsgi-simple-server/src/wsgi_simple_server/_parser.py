@@ -116,19 +116,21 @@ def _line_for_log(buf: bytes | bytearray) -> str:
     return line.rstrip(b"\r").decode("iso-8859-1")
 
 
-def find_head_end(buf: bytes | bytearray, config: ServerConfig) -> int:
+def find_head_end(buf: bytes | bytearray, config: ServerConfig, *, start: int = 0) -> int:
     """Return the length of the request head at the start of *buf*, blank line included.
 
     Return -1 when the head is not complete yet. Raise ``ParseError`` as soon as the
     bytes received break a limit or use a bare LF line ending, so that no more is
-    read from such a client.
+    read from such a client. *start* is how many bytes of *buf* an earlier call found
+    incomplete (it returned -1 for ``buf[:start]``): the searches for the blank line
+    and for bare LFs resume there, so a head received in many pieces is scanned once.
     """
-    end = buf.find(_HEAD_END)
+    end = buf.find(_HEAD_END, max(start - 3, 0))
     line_end = buf.find(_CRLF)
     if line_end < 0:
         if len(buf) > config.max_request_line_bytes:
             raise _uri_too_long()
-        if b"\n" in buf:
+        if buf.find(b"\n", start) >= 0:
             raise _bare_lf(buf)
         return -1
     if line_end + 2 > config.max_request_line_bytes:
@@ -143,7 +145,7 @@ def find_head_end(buf: bytes | bytearray, config: ServerConfig) -> int:
             requestline=_line_for_log(buf),
         )
     if end < 0:
-        if buf.count(b"\n") != buf.count(_CRLF):
+        if buf.count(b"\n", start) != buf.count(_CRLF, max(start - 1, 0)):
             raise _bare_lf(buf)
         return -1
     return end + 4
