@@ -1,90 +1,44 @@
 """One request and its response on a connection: environ in, application run, bytes out.
 
-This is the server's hot path. It follows ``wsgiref.handlers.BaseHandler`` step for
-step where the standard library has a behaviour (the status line, ``Date`` then
-``Server`` then the application's headers then ``Content-Length`` for a one-block
-body, the ``500`` page, the checks ``start_response`` makes and their messages) and
-adds HTTP/1.1 where it had none: chunked responses when the length is unknown, no
-body for HEAD, 1xx, 204 and 304, persistent connections. It is written for speed: the
+This is the server's hot path. The response is framed by ``wsgi_handlers``'
+``ResponseWriter``, the core ``BaseHandler`` drives too, so the status line, the
+header order (``Date``, ``Server``, the application's, then the framing fields), the
+checks ``start_response`` makes and every framing rule are the same bytes and
+verdicts as ``SimpleHandler``'s with ``http_version = "1.1"``. What is here is what
+only a server has: the connection (keep-alive, ``100 Continue``, pipelining), the
+request body, ``os.sendfile`` and the access log. It is written for speed: the
 environ starts as a copy of a prepared dict, the head goes out in the same ``send``
-as a one-block body, and nothing is formatted that is not sent.
+as the first block, and nothing is formatted that is not sent.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import stat
 import sys
 import tempfile
-import time
-import traceback
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from wsgi_handlers import check_header, check_status, format_date_time
+from wsgi_handlers import BaseHandler, ResponseWriter, check_response_start, sendfile_source
 from wsgi_util import FileWrapper
 
-from wsgi_simple_server._body import BodyError, BodyInput, ChunkedInput, ContentLengthInput
+from wsgi_simple_server._body import (
+    BodyError,
+    BodyInput,
+    ChunkedInput,
+    ContentLengthInput,
+    IncompleteBodyError,
+)
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._connection import Connection
 from wsgi_simple_server._errors import render_error
-from wsgi_simple_server._log import access_logger, log_access
+from wsgi_simple_server._log import access_logger, error_logger, log_access
 from wsgi_simple_server._parser import ParseError, Request
 
-ERROR_STATUS = "500 Internal Server Error"
-ERROR_HEADERS = [("Content-Type", "text/plain")]
-ERROR_BODY = b"A server error occurred.  Please contact the administrator."
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_NO_BODY_STATUSES = frozenset({204, 304})
 _SPOOL_BYTES = 1 << 20  # a chunked request body larger than this waits on disk
 _SPOOL_BLOCK = 65536
-
-_date_second = -1
-_date_line = ""
-
-
-def _date_header() -> str:
-    global _date_second, _date_line  # noqa: PLW0603 - a one-second cache
-    now = int(time.time())
-    if now != _date_second:
-        _date_line = f"Date: {format_date_time(now)}\r\n"
-        _date_second = now
-    return _date_line
-
-
-# (name, value) pairs already checked: an application sends the same few again and again.
-_checked_fields: set[object] = set()
-
-
-def _check_field(field: Any) -> None:
-    name, value = field
-    _str_type(name, "Header name")
-    _str_type(value, "Header value")
-    check_header(name, value, full=True)
-    if type(field) is tuple and len(_checked_fields) < 4096:
-        _checked_fields.add(field)
-
-
-def _str_type(value: object, title: str) -> str:
-    if type(value) is str:
-        return value
-    raise AssertionError(f"{title} must be of type str (got {value!r})")
-
-
-def _scan(headers: list[tuple[str, str]]) -> tuple[bool, bool, bool]:
-    """Say whether *headers* hold Content-Length, Date and Server."""
-    have_length = have_date = have_server = False
-    for name, _ in headers:
-        lname = name.lower()
-        if lname == "content-length":
-            have_length = True
-        elif lname == "date":
-            have_date = True
-        elif lname == "server":
-            have_server = True
-    return have_length, have_date, have_server
 
 
 class EnvironBuilder:
@@ -144,17 +98,15 @@ class Site(Protocol):
 
     environ_builder: EnvironBuilder
     config: ServerConfig
-    server_line: str
+    server_line: str  # the server software, for the Server field
     stopping: bool
 
 
 class Exchange:
-    """Runs the application for one request and writes its response."""
+    """Runs the application for one request and sends its response."""
 
     __slots__ = (
-        "bytes_sent",
-        "chunked",
-        "close_after",
+        "client_gone",
         "conn",
         "continue_sent",
         "headers",
@@ -162,7 +114,7 @@ class Exchange:
         "request",
         "site",
         "status",
-        "suppress_body",
+        "writer",
     )
 
     def __init__(self, conn: Connection, request: Request, site: Site) -> None:
@@ -172,18 +124,26 @@ class Exchange:
         self.status: str | None = None
         self.headers: list[tuple[str, str]] | None = None
         self.headers_sent = False
-        self.chunked = False
-        self.close_after = not request.keep_alive
-        self.bytes_sent = 0
-        self.suppress_body = request.method == "HEAD"
         self.continue_sent = False
+        self.client_gone = False  # a send or a body read failed: the client is gone
+        self.writer = ResponseWriter(
+            request.method,
+            request.version,
+            response_version=request.version,
+            keep_alive=request.keep_alive,
+        )
+
+    @property
+    def bytes_sent(self) -> int:
+        """Body bytes sent (or, for HEAD, produced) so far."""
+        return self.writer.body_sent
 
     # -- the WSGI callables ---------------------------------------------------------
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Callable[[bytes], None]:
-        """The ``start_response`` callable of PEP 3333, with the standard library's checks."""
+        """The ``start_response`` callable of PEP 3333, with ``BaseHandler``'s checks."""
         if exc_info:
             try:
                 if self.headers_sent:
@@ -192,29 +152,26 @@ class Exchange:
                 exc_info = None
         elif self.headers is not None:
             raise AssertionError("Headers already set!")
-        check_status(_str_type(status, "Status"))
-        if type(headers) is not list:
-            raise AssertionError("Headers must be a list of tuples")
-        checked = _checked_fields
-        for field in headers:
-            if field not in checked:
-                _check_field(field)
+        check_response_start(status, headers)
         self.status = status
         self.headers = headers
         return self.write
 
     def write(self, data: bytes) -> None:
-        """The ``write`` callable, and how each block of the body goes out."""
+        """The ``write`` callable, and how each block of the body goes out.
+
+        Raises ``ValueError`` (after sending what fits) past a declared
+        ``Content-Length``.
+        """
         if type(data) is not bytes:
             raise AssertionError(f"write() argument must be a bytes instance, got {data!r}")
-        if not self.status:
-            raise AssertionError("write() before start_response()")
+        writer = self.writer
         if not self.headers_sent:
-            self.bytes_sent = len(data)
-            self._send(self._head(None), data)
-            return
-        self.bytes_sent += len(data)
-        self._send(b"", data)
+            self._send(self._head(None), writer.body(data))
+        elif out := writer.body(data):
+            self._send(b"", out)
+        if writer.excess:
+            raise writer.excess_error()
 
     # -- the response ---------------------------------------------------------------
 
@@ -222,64 +179,44 @@ class Exchange:
         """Send ``100 Continue`` unless the response has started."""
         if not self.continue_sent and not self.headers_sent:
             self.continue_sent = True
-            self.conn.send_all(_CONTINUE)
+            self._send(_CONTINUE, b"")
 
     def _head(self, length: int | None) -> bytes:
-        """Build the status line and header section; decide the framing."""
+        """The status line and header section; the writer decides the framing."""
         status = self.status
         headers = self.headers
-        if status is None or headers is None:  # pragma: no cover - checked by callers
+        if status is None or headers is None:
             raise AssertionError("write() before start_response()")
-        self.headers_sent = True
+        writer = self.writer
         request = self.request
-        parts = [request.version, " ", status, "\r\n"]
-        have_length, have_date, have_server = _scan(headers)
-        if not have_date:
-            parts.append(_date_header())
-        if not have_server:
-            parts.append(self.site.server_line)
-        for name, value in headers:
-            parts += (name, ": ", value, "\r\n")
-        code = int(status[:3])
-        if code < 200 or code in _NO_BODY_STATUSES:
-            self.suppress_body = True
-        elif not have_length:
-            self._frame(parts, length)
-        if self.site.stopping:
-            self.close_after = True  # a graceful shutdown is under way
-        if self.close_after:
-            if request.http11:
-                parts.append("Connection: close\r\n")
-        elif not request.http11:
-            parts.append("Connection: keep-alive\r\n")
-        parts.append("\r\n")
-        return "".join(parts).encode("iso-8859-1")
-
-    def _frame(self, parts: list[str], length: int | None) -> None:
-        """Frame a body the application gave no Content-Length for."""
-        if length is not None:
-            parts += ("Content-Length: ", str(length), "\r\n")
-        elif self.request.http11:
-            if not self.suppress_body:
-                parts.append("Transfer-Encoding: chunked\r\n")
-                self.chunked = True
-        else:
-            self.close_after = True  # an HTTP/1.0 body of unknown length ends at close
+        if self.site.stopping or (
+            # A body the client was told to wait for and never asked for: it will not
+            # be read, so the connection ends with this response.
+            request.expect_continue and request.has_body and not self.continue_sent
+        ):
+            writer.keep_alive = False
+        head = writer.head(status, headers, length, server_software=self.site.server_line)
+        self.headers_sent = True
+        return head
 
     def _send(self, head: bytes, data: bytes) -> None:
-        if self.suppress_body or not data:
-            if head:
+        try:
+            if not data:
                 self.conn.send_all(head)
-            return
-        if self.chunked:
-            self.conn.send_parts([head, b"%x\r\n" % len(data), data, b"\r\n"])
-        elif head:
-            self.conn.send_parts([head, data])
-        else:
-            self.conn.send_all(data)
+            elif head:
+                self.conn.send_parts([head, data])
+            else:
+                self.conn.send_all(data)
+        except OSError:
+            self.client_gone = True
+            raise
 
     def finish(self, result: Iterable[bytes]) -> None:
-        """Send the application's *result* and end the response."""
+        """Send the application's *result* and end the response.
+
+        Empty blocks before the first non-empty one send nothing (PEP 3333), so an
+        error after them still gets the error page.
+        """
         if not self.headers_sent:
             if type(result) is list and len(result) == 1:
                 self._send_only_block(result[0])
@@ -291,60 +228,90 @@ class Exchange:
             blocks = len(result)  # type: ignore[arg-type]
         except TypeError:
             blocks = None
+        write = self.write
         for data in result:
-            if blocks == 1 and not self.headers_sent:
+            if self.headers_sent:
+                write(data)
+            elif blocks == 1:
                 self._send_only_block(data)
-            else:
-                self.write(data)
+                return
+            elif type(data) is not bytes or data:
+                write(data)
         if not self.headers_sent:
-            if not self.status:
-                raise AssertionError("write() before start_response()")
             self._send(self._head(0), b"")
-        elif self.chunked:
-            self.conn.send_all(b"0\r\n\r\n")
+        self._end()
+
+    def _end(self) -> None:
+        if tail := self.writer.end():
+            self._send(b"", tail)
 
     def _send_only_block(self, data: bytes) -> None:
         """Send the one block of a body, with the head, its length known."""
         if type(data) is not bytes:
             raise AssertionError(f"write() argument must be a bytes instance, got {data!r}")
-        if not self.status:
-            raise AssertionError("write() before start_response()")
-        self.bytes_sent = len(data)
-        self._send(self._head(len(data)), data)
+        writer = self.writer
+        self._send(self._head(len(data)), writer.body(data))
+        if writer.excess:
+            raise writer.excess_error()
+        self._end()
 
     def _sendfile(self, wrapper: FileWrapper) -> bool:
-        """Send a ``wsgi.file_wrapper`` over a regular file with ``os.sendfile``.
+        """Send a ``wsgi.file_wrapper`` over a plain file with ``os.sendfile``.
 
-        Return False, having sent nothing, when the wrapped object is not a regular
-        file with a ``fileno()`` and a ``tell()``. The response gets a Content-Length
-        (the rest of the file, or the application's own if smaller).
+        Return False, having sent nothing, unless ``sendfile_source`` accepts the
+        wrapped file. The head gets the rest of the file as its ``Content-Length``
+        when the application declared none.
         """
-        filelike: Any = wrapper.filelike
-        try:
-            in_fd = filelike.fileno()
-            size = os.fstat(in_fd)
-            offset = filelike.tell()
-        except (AttributeError, OSError, ValueError, TypeError):
+        source = sendfile_source(wrapper.filelike)
+        if source is None:
             return False
-        if not stat.S_ISREG(size.st_mode) or type(offset) is not int:
-            return False
-        count = max(size.st_size - offset, 0)
-        for name, value in self.headers or ():
-            if name.lower() == "content-length" and value.isdigit():
-                count = min(count, int(value))
+        in_fd, offset, size = source
+        count = max(size - offset, 0)
         head = self._head(count)
-        self.conn.send_all(head)
-        if not self.suppress_body:
-            self.bytes_sent = self.conn.send_file(in_fd, offset, count)
-            if self.bytes_sent != count:  # the file shrank: the framing is broken
-                self.close_after = True
+        self._send(head, b"")
+        writer = self.writer
+        if count := writer.file_count(count):
+            try:
+                writer.file_sent(self.conn.send_file(in_fd, offset, count))
+            except OSError:
+                self.client_gone = True
+                raise
+        if writer.excess:
+            raise writer.excess_error()
+        self._end()
         return True
 
     def error_output(self) -> None:
-        """Send the ``500`` response of ``BaseHandler.error_output``."""
-        self.start_response(ERROR_STATUS, ERROR_HEADERS[:], sys.exc_info())
-        self.close_after = True
-        self.finish([ERROR_BODY])
+        """Send ``BaseHandler``'s error page (``error_status``, ``error_headers``,
+        ``error_body``); the connection closes after it."""
+        self.status = self.headers = None
+        self.start_response(BaseHandler.error_status, BaseHandler.error_headers[:], sys.exc_info())
+        self.writer.keep_alive = False
+        self._send_only_block(BaseHandler.error_body)
+
+
+class _WatchedSource:
+    """The connection as a body ``Source`` that notes a failed read on the exchange."""
+
+    __slots__ = ("conn", "exchange")
+
+    def __init__(self, conn: Connection, exchange: Exchange) -> None:
+        self.conn = conn
+        self.exchange = exchange
+
+    def read_some(self, size: int) -> bytes:
+        try:
+            return self.conn.read_some(size)
+        except OSError:
+            self.exchange.client_gone = True
+            raise
+
+    def read_line(self, limit: int) -> bytes:
+        try:
+            return self.conn.read_line(limit)
+        except OSError:
+            self.exchange.client_gone = True
+            raise
 
 
 def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bool:
@@ -372,7 +339,7 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
     if config.access_log and access_logger.isEnabledFor(logging.INFO):
         code = (exchange.status or "500").split(" ", 1)[0]
         log_access(conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
-    if exchange.close_after:
+    if exchange.writer.close_connection:
         return False
     # A spooled body has left the connection already, whatever the application read.
     return spool is not None or _body_done(exchange, wsgi_input, config)
@@ -400,10 +367,10 @@ def _make_input(
         else:
             on_read = exchange.send_continue
     if request.chunked:
-        return ChunkedInput(conn, config.max_body_bytes, on_read)
+        return ChunkedInput(_WatchedSource(conn, exchange), config.max_body_bytes, on_read)
     if not request.content_length:
         return _NO_BODY
-    return ContentLengthInput(conn, request.content_length, on_read)
+    return ContentLengthInput(_WatchedSource(conn, exchange), request.content_length, on_read)
 
 
 def _spool_chunked_body(
@@ -465,7 +432,13 @@ _NO_BODY = ContentLengthInput(_NoSource(), 0)
 
 
 def _run_app(app: Any, environ: dict[str, Any], exchange: Exchange, log: bool) -> bool:
-    """Run *app* and send its response; say whether the exchange ended in order."""
+    """Run *app* and send its response; say whether the exchange ended in order.
+
+    Any exception from the application, ``BaseException`` included (``SystemExit``
+    from ``sys.exit()``, ``KeyboardInterrupt``, ``GeneratorExit``), is logged with
+    its traceback on ``wsgi_simple_server.error`` and answered with the error page when nothing
+    was sent; the worker goes on. A client that went away ends the exchange quietly.
+    """
     result: Any = None
     try:
         try:
@@ -475,23 +448,24 @@ def _run_app(app: Any, environ: dict[str, Any], exchange: Exchange, log: bool) -
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-    except (ConnectionError, TimeoutError):
-        return False
     except BodyError as exc:
         if not exchange.headers_sent:
             error = _body_parse_error(exc, exchange.request)
             exchange.conn.send_all(render_error(error, exchange.conn.addr, log=log))
         return False
-    except Exception:
-        errors = environ["wsgi.errors"]
-        try:
-            traceback.print_exc(file=errors)
-            errors.flush()
-        finally:
-            if not exchange.headers_sent:
-                exchange.status = exchange.headers = None
-                exchange.error_output()
-        exchange.close_after = True
+    except BaseException as exc:
+        if exchange.client_gone or isinstance(exc, IncompleteBodyError):
+            return False
+        request = exchange.request
+        error_logger.error(
+            "Error in the application serving %r for %s",
+            request.requestline,
+            exchange.conn.host,
+            exc_info=True,
+        )
+        if not exchange.headers_sent:
+            exchange.error_output()
+        exchange.writer.close_connection = True
     return True
 
 

@@ -5,6 +5,10 @@
 which by default has one handler writing it to whatever ``sys.stderr`` is at the time
 (so redirecting ``sys.stderr`` works as before) and does not propagate. Replace its
 handlers, or set ``propagate``, to send the lines elsewhere.
+
+Errors of applications go to the ``wsgi_simple_server.error`` logger, set up the same
+way: by default each message and its traceback is written to the current
+``sys.stderr``, where ``wsgiref`` prints the traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sys
 import time
 
 access_logger = logging.getLogger("wsgi_simple_server.access")
+error_logger = logging.getLogger("wsgi_simple_server.error")
 
 _MONTHS = (None, "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # As http.server escapes them: control characters shown as \xNN, backslashes doubled.
@@ -25,20 +30,21 @@ _CONTROL_CHARS[ord("\\")] = r"\\"
 
 
 class _StderrHandler(logging.Handler):
-    """Write each message, alone on its line, to the current ``sys.stderr``."""
+    """Write each message (and its traceback), then a newline, to the current ``sys.stderr``."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             stream = sys.stderr
-            stream.write(record.getMessage() + "\n")
+            stream.write(self.format(record) + "\n")
         except Exception:
             self.handleError(record)
 
 
-if not access_logger.handlers:
-    access_logger.addHandler(_StderrHandler())
-    access_logger.setLevel(logging.INFO)
-    access_logger.propagate = False
+for _logger in (access_logger, error_logger):
+    if not _logger.handlers:
+        _logger.addHandler(_StderrHandler())
+        _logger.setLevel(logging.INFO)
+        _logger.propagate = False
 
 _cached_second = -1
 _cached_stamp = ""

@@ -177,7 +177,7 @@ class WSGIServer(HTTPServer):
                 self.get_app,
                 self._environ_builder(),
                 self.config,
-                f"Server: {software_version}\r\n",
+                software_version,
             )
             engine.start()
             try:
