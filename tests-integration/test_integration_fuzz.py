@@ -8,13 +8,13 @@ and must keep serving new connections afterwards.
 
 import re
 import socket
-import threading
 from collections.abc import Iterable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wsgi_simple_server import ServerConfig, WSGIServer, make_server
+from live_server import serving
+from wsgi_simple_server import ServerConfig, WSGIServer
 from wsgi_util.types import StartResponse, WSGIEnvironment
 
 # About two minutes of generated requests: more than the suite's per-test default.
@@ -41,14 +41,8 @@ def server() -> Iterator[WSGIServer]:
         access_log=False,
         max_body_bytes=1 << 16,
     )
-    with make_server("127.0.0.1", 0, _echo_path, config=config) as live:
-        thread = threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.start()
-        try:
-            yield live
-        finally:
-            live.shutdown()
-            thread.join(timeout=10)
+    with serving(_echo_path, config) as live:
+        yield live
 
 
 _tokens = st.sampled_from(

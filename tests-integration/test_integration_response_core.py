@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import live_server
 import pytest
 from wsgi_handlers import SimpleHandler
-from wsgi_simple_server import ServerConfig, WSGIServer, make_server
+from wsgi_simple_server import ServerConfig, WSGIServer
 
 App = Callable[[dict[str, Any], Any], Iterable[bytes]]
 PLAIN = [("Content-Type", "text/plain")]
@@ -98,18 +99,8 @@ def through_handler(app: App, method: str) -> Verdict:
     return Verdict(verdict.status, verdict.body, verdict.content_length, verdict.chunked, reusable)
 
 
-@contextlib.contextmanager
-def serving(app: App) -> Iterator[WSGIServer]:
-    config = ServerConfig(access_log=False, threads=2, shutdown_timeout_s=2.0)
-    server = make_server("127.0.0.1", 0, app, config=config)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+def serving(app: App) -> contextlib.AbstractContextManager[WSGIServer]:
+    return live_server.serving(app, ServerConfig(access_log=False, threads=2))
 
 
 def _address(server: WSGIServer) -> tuple[str, int]:
