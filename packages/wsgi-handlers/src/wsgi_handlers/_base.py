@@ -247,13 +247,16 @@ class BaseHandler:
     def _new_writer(self) -> ResponseWriter:
         env = self.environ
         version = env.get("SERVER_PROTOCOL", "HTTP/1.0")
+        http11 = self.http_version == "1.1"
         return ResponseWriter(
             env.get("REQUEST_METHOD", "GET"),
             version,
-            response_version=f"HTTP/{self.http_version}",
-            http11=self.http_version == "1.1",
+            response_version="HTTP/1.1" if http11 else f"HTTP/{self.http_version}",
+            http11=http11,
             origin_server=self.origin_server,
-            keep_alive=self.keep_alive
+            # Only the HTTP/1.1 rules look at persistence.
+            keep_alive=http11
+            and self.keep_alive
             and not self.close_connection
             and request_keep_alive(version, env.get("HTTP_CONNECTION", "")),
         )
@@ -291,7 +294,7 @@ class BaseHandler:
         new_headers = self.headers_class(headers)
         self.status = status
         self.headers = new_headers
-        self.response_writer = self._new_writer()
+        self.response_writer = None  # made when the head is built
         return self.write
 
     def _convert_string_type(self, value: Any, title: str) -> str:
@@ -325,24 +328,32 @@ class BaseHandler:
             raise AssertionError("write() argument must be a bytes instance")
         if not self.status:
             raise AssertionError("write() before start_response()")
-        writer = self._writer()
         if not self.headers_sent:
             self.bytes_sent = len(data)  # make sure we know the content length
             if self._default_send_headers and len(data) <= _MERGE_LIMIT:
                 # Headers and a small first chunk in one _write(): same bytes, one call.
                 head = self._header_bytes(self._one_block_length())
+                writer = self._writer()
                 self._write(head + writer.body(data))
                 self._flush()
-                self._after_body(writer)
-                return
-            self.send_headers()
-        out = writer.body(data)
-        if out:
-            self._write(out)
-            self._flush()
-        self._after_body(writer)
+            else:
+                self.send_headers()
+                writer = self._writer()
+                if out := writer.body(data):
+                    self._write(out)
+                    self._flush()
+        else:
+            writer = self.response_writer or self._writer()
+            if out := writer.body(data):
+                self._write(out)
+                self._flush()
+        self.bytes_sent = writer.body_sent
+        if writer.excess:
+            self._after_body(writer)
 
     def _after_body(self, writer: ResponseWriter) -> None:
+        # The body so far is out: count it, and stop an application that went past
+        # its Content-Length.
         self.bytes_sent = writer.body_sent
         if writer.excess:
             self.close_connection = True
@@ -389,22 +400,12 @@ class BaseHandler:
 
     def _end_body(self) -> None:
         # The end of the body: the last chunk, and whether the framing held.
-        writer = self._writer()
-        tail = writer.end()
-        if tail:
+        writer = self.response_writer or self._writer()
+        if tail := writer.end():
             self._write(tail)
             self._flush()
         if writer.close_connection:
             self.close_connection = True
-            if shortfall := writer.shortfall:
-                _log.warning(
-                    "%s %s: the application sent %d bytes fewer than its Content-Length "
-                    "of %s; the connection is closed",
-                    self.environ.get("REQUEST_METHOD", ""),
-                    self.environ.get("PATH_INFO", ""),
-                    shortfall,
-                    writer.content_length,
-                )
 
     def close(self) -> None:
         """Close the iterable (if needed) and reset all instance variables.

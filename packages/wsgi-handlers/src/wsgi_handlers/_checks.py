@@ -117,17 +117,19 @@ def check_response_start(status: str, headers: list[tuple[str, str]]) -> None:
             good_names.add(name)
 
 
-def serialize_pairs(pairs: list[tuple[str, str]], extra: list[tuple[str, str]]) -> bytes:
-    """The header fields *pairs*, then *extra*, as they go on the wire, blank line included.
+def serialize_pairs(
+    pairs: list[tuple[str, str]], extra: list[tuple[str, str]], prefix: str = ""
+) -> bytes:
+    """*prefix*, the header fields *pairs*, then *extra*, as they go on the wire,
+    blank line included.
 
     *extra* holds the gateway's own fields (framing, ``Connection``), not checked.
-
     Every pair is checked again (a list ``start_response`` accepted may have been
     changed since): names known to be good and values of sendable text take one
     pass; anything else gets the full check, which raises the precise error.
     """
     good_names = _good_names
-    lines = []
+    lines = [prefix]
     values = []
     for name, value in pairs:
         if name not in good_names or type(value) is not str:
@@ -139,6 +141,7 @@ def serialize_pairs(pairs: list[tuple[str, str]], extra: list[tuple[str, str]]) 
     if _not_sendable_in_value("".join(values)) is not None:
         for name, value in pairs:
             check_header(name, value, full=True)
-    lines.extend(f"{name}: {value}\r\n" for name, value in extra)
+    for name, value in extra:
+        lines.append(f"{name}: {value}\r\n")
     lines.append("\r\n")
     return "".join(lines).encode("iso-8859-1")

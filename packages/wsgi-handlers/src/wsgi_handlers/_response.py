@@ -23,13 +23,14 @@ never touches a socket. The rules it applies, each from its source:
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import stat
 from collections.abc import Iterable
 
 from wsgi_handlers._checks import serialize_pairs
-from wsgi_handlers._date import date_line_now
+from wsgi_handlers._date import date_line_now, date_line_now_str
 
 __all__ = [
     "CHUNKED",
@@ -49,6 +50,7 @@ NO_BODY = "no-body"
 CLOSE_DELIMITED = "close-delimited"
 
 _LAST_CHUNK = b"0\r\n\r\n"
+_log = logging.getLogger("wsgi_handlers")
 _is_length = re.compile(r"[0-9]+").fullmatch
 
 
@@ -184,14 +186,22 @@ class ResponseWriter:
         ``Content-Length`` that is not one non-negative integer (RFC 9110 §8.6);
         nothing is decided then, so the gateway can still send an error page.
         """
+        declared: int | None = None
+        for name, value in headers:
+            if len(name) == 14 and name.lower() == "content-length":
+                declared = _declared_length(value, declared)
+        return self._decide(status, declared, length)
+
+    def _decide(
+        self, status: str, declared: int | None, length: int | None
+    ) -> tuple[frozenset[str], list[tuple[str, str]]]:
         code = int(status[:3])
         if code < 200:
             raise ValueError(
                 f"invalid final status {status!r}: a 1xx status is interim, and WSGI "
                 "has no way to send one (RFC 9110 section 15.2)"
             )
-        declared = _declared_length(headers)
-        drop: frozenset[str] = frozenset()
+        drop = _NOTHING
         extra: list[tuple[str, str]] = []
         if self.http11 and (self.head_only or no_content_status(code)):
             framing = NO_BODY
@@ -250,23 +260,27 @@ class ResponseWriter:
         not ISO-8859-1 raises ``ValueError`` (``AssertionError`` for a non-``str``).
         """
         has_date = has_server = False
-        for name, _ in headers:
-            if len(name) == 4 and name.lower() == "date":
-                has_date = True
-            elif len(name) == 6 and name.lower() == "server":
-                has_server = True
-        drop, extra = self.decide(status, headers, length)
+        declared: int | None = None
+        for name, value in headers:
+            size = len(name)
+            if size == 14:
+                if name.lower() == "content-length":
+                    declared = _declared_length(value, declared)
+            elif size == 4:
+                has_date = has_date or name.lower() == "date"
+            elif size == 6:
+                has_server = has_server or name.lower() == "server"
+        drop, extra = self._decide(status, declared, length)
         if drop:
             headers = [pair for pair in headers if pair[0].lower() not in drop]
-        block = serialize_pairs(headers, extra)
-        return (
-            self.status_line(
-                status,
-                date=not has_date,
-                server_software=None if has_server else server_software,
-            )
-            + block
-        )
+        if not self.origin_server:
+            return serialize_pairs(headers, extra, f"Status: {status}\r\n")
+        prefix = f"{self.response_version} {status}\r\n"
+        if not has_date:
+            prefix += date_line_now_str()
+        if server_software and not has_server:
+            prefix += f"Server: {server_software}\r\n"
+        return serialize_pairs(headers, extra, prefix)
 
     # -- the body ---------------------------------------------------------------------
 
@@ -325,12 +339,20 @@ class ResponseWriter:
         """Return the bytes that end the body (the last chunk, or ``b""``).
 
         A body shorter than its declared ``Content-Length`` leaves
-        ``close_connection`` true (``shortfall`` says by how much).
+        ``close_connection`` true (``shortfall`` says by how much) and is logged as a
+        warning on the ``wsgi_handlers`` logger.
         """
         if self.framing == CHUNKED:
             return _LAST_CHUNK
-        if self.shortfall:
+        if shortfall := self.shortfall:
             self.close_connection = True
+            _log.warning(
+                "%s response: the application sent %d bytes fewer than its "
+                "Content-Length of %s; the connection is closed (RFC 9112 section 6.3)",
+                self.request_method,
+                shortfall,
+                self.content_length,
+            )
         return b""
 
     @property
@@ -350,23 +372,19 @@ class ResponseWriter:
 
 
 _NO_FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding"})
+_NOTHING: frozenset[str] = frozenset()
 
 
-def _declared_length(headers: Iterable[tuple[str, str]]) -> int | None:
+def _declared_length(value: str, earlier: int | None) -> int:
     # RFC 9110 section 8.6: Content-Length = 1*DIGIT; repeated, the values must agree.
-    declared: int | None = None
-    for name, value in headers:
-        if len(name) == 14 and name.lower() == "content-length":
-            if _is_length(value) is None:
-                raise ValueError(
-                    f"invalid Content-Length {value!r}: it must be a non-negative integer "
-                    "(RFC 9110 section 8.6)"
-                )
-            length = int(value)
-            if declared is not None and declared != length:
-                raise ValueError(
-                    f"conflicting Content-Length values {declared} and {length} "
-                    "(RFC 9110 section 8.6)"
-                )
-            declared = length
-    return declared
+    if _is_length(value) is None:
+        raise ValueError(
+            f"invalid Content-Length {value!r}: it must be a non-negative integer "
+            "(RFC 9110 section 8.6)"
+        )
+    length = int(value)
+    if earlier is not None and earlier != length:
+        raise ValueError(
+            f"conflicting Content-Length values {earlier} and {length} (RFC 9110 section 8.6)"
+        )
+    return length
