@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import selectors
 from dataclasses import dataclass
+
+# The ``selector`` setting's names for the classes of the standard ``selectors`` module.
+SELECTORS = {
+    "default": "DefaultSelector",
+    "epoll": "EpollSelector",
+    "kqueue": "KqueueSelector",
+    "devpoll": "DevpollSelector",
+    "poll": "PollSelector",
+    "select": "SelectSelector",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +33,8 @@ class ServerConfig:
     :param max_body_bytes: largest request body, whatever its framing (``413``).
     :param max_drain_bytes: how much of a body the application did not read is read and
         discarded to keep the connection; past this the connection is closed instead.
+    :param max_linger_bytes: most bytes read and discarded from a connection being
+        closed (RFC 9112 section 9.6) before it is closed anyway.
     :param max_connections: open connections at most; more are accepted and closed.
     :param threads: worker threads that parse requests and run the application.
     :param header_timeout_s: time a client has to send a whole request head, counted
@@ -31,11 +44,25 @@ class ServerConfig:
     :param handoff_s: how long the polling worker may spend on one request before a
         waiting worker takes over polling (a slow application holds up others this long).
     :param send_timeout_s: longest wait for the client to take the next bytes of a response.
+    :param linger_timeout_s: how long a connection being closed may still send what
+        the server will not read (RFC 9112 section 9.6: the server stops sending, then
+        reads and discards until the client closes, this long at most, so that the
+        client is not sent a TCP reset that destroys the response it has not read yet).
+        A lingering connection costs no worker thread, only a place in the event loop.
     :param shutdown_timeout_s: how long a graceful shutdown waits for requests in flight.
     :param expect_continue_eager: send ``100 Continue`` as soon as the head is parsed
         rather than when the application first reads ``wsgi.input``.
     :param access_log: log one line per request through the ``wsgi_simple_server.access``
         logger (in the standard library's format, on ``sys.stderr`` by default).
+    :param selector: the event loop's readiness API, a class of the ``selectors`` module
+        by its short name: ``"default"`` (``DefaultSelector``: epoll on Linux, kqueue on
+        BSD and macOS, else poll or select), ``"epoll"``, ``"kqueue"``, ``"devpoll"``,
+        ``"poll"`` or ``"select"``. One the platform lacks raises ``ValueError``.
+    :param use_sendmsg: send a response head and its body with one ``socket.sendmsg``
+        where the platform and the socket have it (a plain send otherwise).
+    :param use_sendfile: send a ``wsgi.file_wrapper`` over a regular file with
+        ``os.sendfile`` where the platform and the socket allow it (reads and sends
+        otherwise).
     """
 
     max_request_line_bytes: int = 65536
@@ -43,6 +70,7 @@ class ServerConfig:
     max_header_bytes: int = 65536
     max_body_bytes: int = 1 << 30
     max_drain_bytes: int = 65536
+    max_linger_bytes: int = 1 << 20
     max_connections: int = 10000
     threads: int = 8
     header_timeout_s: float = 10.0
@@ -50,18 +78,41 @@ class ServerConfig:
     body_timeout_s: float = 30.0
     send_timeout_s: float = 30.0
     handoff_s: float = 0.01
+    linger_timeout_s: float = 2.0
     shutdown_timeout_s: float = 10.0
     expect_continue_eager: bool = False
     access_log: bool = True
+    selector: str = "default"
+    use_sendmsg: bool = True
+    use_sendfile: bool = True
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot work (raises ``ValueError``)."""
+        self.selector_class()  # raises ValueError for a name unknown here
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, bool):
+            if isinstance(value, bool | str):
                 continue
             if not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"{field.name} must be a positive number, got {value!r}")
+
+    def selector_class(self) -> type[selectors.BaseSelector]:
+        """Return the ``selectors`` class the ``selector`` setting names.
+
+        Raise ``ValueError`` if the name is not one of ``SELECTORS`` or the platform
+        lacks that class (``"epoll"`` off Linux, ``"kqueue"`` off BSD and macOS).
+        """
+        name = SELECTORS.get(self.selector) if isinstance(self.selector, str) else None
+        if name is None:
+            raise ValueError(
+                f"selector must be one of {', '.join(SELECTORS)}, got {self.selector!r}"
+            )
+        cls: type[selectors.BaseSelector] | None = getattr(selectors, name, None)
+        if cls is None:
+            raise ValueError(
+                f"selector {self.selector!r} ({name}) is not available on this platform"
+            )
+        return cls
 
     def replace(self, **changes: object) -> ServerConfig:
         """Return a copy with *changes* applied (and checked)."""

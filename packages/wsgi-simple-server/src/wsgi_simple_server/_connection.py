@@ -1,22 +1,71 @@
 """One client connection: its socket, the bytes received ahead, and its deadline.
 
-The socket is non-blocking throughout. The event loop reads from it only when epoll
-says there is something to read; a worker that needs more (a request body) or must
-wait to send (a slow reader) waits with ``poll`` for at most the configured timeout.
+The socket is non-blocking throughout. The event loop reads from it only when its
+selector says there is something to read; a worker that needs more (a request body)
+or must wait to send (a slow reader) waits on that one socket for at most the
+configured timeout (``poll``, or ``select`` where there is no ``poll``).
+
+``socket.sendmsg`` and ``os.sendfile`` are used where the platform has them and the
+socket is a plain one (not TLS, whose bytes must go through the ``ssl`` module), and
+the configuration allows them; a plain send loop does the same work otherwise.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import select
 import socket
+import sys
 import threading
 from typing import Any
 
-_POLLIN = select.POLLIN | select.POLLPRI
-_POLLOUT = select.POLLOUT
 _RECV_SIZE = 65536
+_FILE_BLOCK = 65536
+_HAS_SENDMSG = hasattr(socket.socket, "sendmsg")
+_HAS_SENDFILE = hasattr(os, "sendfile")
+# What os.sendfile raises, before sending anything, for a pair of files it cannot join.
+_SENDFILE_UNSUPPORTED = frozenset(
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOSYS", "ENOTSUP", "EOPNOTSUPP", "ENOTSOCK")
+    if hasattr(errno, name)
+)
+
+if hasattr(select, "poll"):
+    _POLLIN = select.POLLIN | select.POLLPRI
+    _POLLOUT = select.POLLOUT
+
+    def _wait_fd(fd: int, write: bool, timeout_s: float) -> bool:
+        """Wait until *fd* is writable (or readable) for *timeout_s* seconds at most."""
+        poller = select.poll()
+        poller.register(fd, _POLLOUT if write else _POLLIN)
+        return bool(poller.poll(timeout_s * 1000.0))
+
+else:  # Windows: its select() takes sockets of any number, unlike POSIX's FD_SETSIZE.
+
+    def _wait_fd(fd: int, write: bool, timeout_s: float) -> bool:
+        """Wait until *fd* is writable (or readable) for *timeout_s* seconds at most."""
+        fds = [fd]
+        readable, writable, failed = select.select(
+            [] if write else fds, fds if write else [], fds, timeout_s
+        )
+        return bool(readable or writable or failed)
+
+
+if hasattr(os, "pread"):
+    _pread = os.pread
+else:  # Windows
+
+    def _pread(fd: int, size: int, offset: int) -> bytes:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
+
+
+def _is_plain(sock: socket.socket) -> bool:
+    """Say whether *sock* sends its bytes as they are (a TLS socket does not)."""
+    ssl = sys.modules.get("ssl")  # no TLS socket can exist before ssl is imported
+    return ssl is None or not isinstance(sock, ssl.SSLSocket)
 
 
 class Connection:
@@ -32,10 +81,15 @@ class Connection:
         "fd",
         "head_started",
         "host",
+        "linger_left",
+        "lingering",
         "lock",
         "parked",
         "registered",
+        "scanned",
         "send_timeout_s",
+        "sendfile_ok",
+        "sendmsg_ok",
         "sock",
     )
 
@@ -47,26 +101,32 @@ class Connection:
         deadline: float,
         body_timeout_s: float,
         send_timeout_s: float,
+        use_sendmsg: bool = True,
+        use_sendfile: bool = True,
     ) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.addr = addr
         self.host: str = addr[0] if isinstance(addr, tuple) else str(addr)
         self.buf = bytearray()
+        self.scanned = 0  # bytes of buf already searched for the end of a request head
         self.lock = threading.Lock()
         self.closed = False
-        self.deadline = deadline
+        self.deadline = deadline  # time.monotonic() seconds
         self.head_started = False
-        self.registered = False  # with the engine's epoll
+        self.registered = False  # with the engine's selector
         self.busy = False  # a worker is serving it
         self.parked = False  # left out of polling until the worker serving it is done
+        self.lingering = False  # being closed: what arrives is read and discarded
+        self.linger_left = 0  # bytes that may still be discarded while lingering
         self.body_timeout_s = body_timeout_s
         self.send_timeout_s = send_timeout_s
+        plain = _is_plain(sock)
+        self.sendmsg_ok = use_sendmsg and _HAS_SENDMSG and plain
+        self.sendfile_ok = use_sendfile and _HAS_SENDFILE and plain
 
-    def _wait(self, events: int, timeout_s: float) -> None:
-        poller = select.poll()
-        poller.register(self.fd, events)
-        if not poller.poll(timeout_s * 1000.0):
+    def _wait(self, write: bool, timeout_s: float) -> None:
+        if not _wait_fd(self.fd, write, timeout_s):
             raise TimeoutError("timed out waiting for the client")
 
     def recv_wait(self, size: int) -> bytes:
@@ -75,7 +135,7 @@ class Connection:
             try:
                 return self.sock.recv(size)
             except BlockingIOError:
-                self._wait(_POLLIN, self.body_timeout_s)
+                self._wait(False, self.body_timeout_s)
 
     def read_some(self, size: int) -> bytes:
         """Return up to *size* bytes: first those received ahead, then from the socket."""
@@ -120,12 +180,15 @@ class Connection:
             try:
                 sent = sock.send(view)
             except BlockingIOError:
-                self._wait(_POLLOUT, self.send_timeout_s)
+                self._wait(True, self.send_timeout_s)
                 continue
             view = view[sent:]
 
     def send_parts(self, parts: list[bytes]) -> None:
-        """Send the concatenation of *parts* with one ``sendmsg`` (and no copy) if it fits."""
+        """Send the concatenation of *parts*, with one ``sendmsg`` (and no copy) if it fits."""
+        if not self.sendmsg_ok:
+            self.send_all(b"".join(parts))
+            return
         try:
             sent = self.sock.sendmsg(parts)
         except BlockingIOError:
@@ -135,33 +198,48 @@ class Connection:
             self.send_all(b"".join(parts)[sent:])
 
     def send_file(self, in_fd: int, offset: int, count: int) -> int:
-        """Send *count* bytes of the file *in_fd* from *offset* (``os.sendfile``).
+        """Send *count* bytes of the file *in_fd* from byte *offset* on.
 
-        Return the number of bytes sent: fewer than *count* if the file ended first.
+        With ``os.sendfile`` where it can join the two files, by reading and sending
+        otherwise. The file's own position is left alone (unless the platform lacks
+        ``os.pread``). Return the number of bytes sent: fewer than *count* if the file
+        ended first.
         """
+        if not self.sendfile_ok:
+            return self._copy_file(in_fd, offset, count)
         sent = 0
         out_fd = self.fd
         while sent < count:
             try:
                 n = os.sendfile(out_fd, in_fd, offset + sent, count - sent)
             except BlockingIOError:
-                self._wait(_POLLOUT, self.send_timeout_s)
+                self._wait(True, self.send_timeout_s)
                 continue
+            except OSError as exc:
+                if sent or exc.errno not in _SENDFILE_UNSUPPORTED:
+                    raise
+                return self._copy_file(in_fd, offset, count)
             if n == 0:
                 break
             sent += n
         return sent
 
+    def _copy_file(self, in_fd: int, offset: int, count: int) -> int:
+        sent = 0
+        while sent < count:
+            data = _pread(in_fd, min(count - sent, _FILE_BLOCK), offset + sent)
+            if not data:
+                break
+            self.send_all(data)
+            sent += len(data)
+        return sent
+
     def close(self) -> None:
-        """Close the socket (the caller has taken it out of the event loop)."""
+        """Close the socket (the caller has taken it out of the event loop).
+
+        A connection that may hold unread request bytes lingers first (the engine's
+        ``_linger``, RFC 9112 section 9.6); this is the last step.
+        """
         self.closed = True
-        try:
-            # Take what the client sent and nobody will read, so that closing does not
-            # reset the connection and destroy a response it has not read yet.
-            for _ in range(4):
-                if not self.sock.recv(_RECV_SIZE):
-                    break
-        except OSError:
-            pass
         with contextlib.suppress(OSError):
             self.sock.close()

@@ -1,26 +1,50 @@
 """The connection loop and the worker pool.
 
 There is no acceptor thread and no queue. The workers take turns as leader: the
-leader polls the (level-triggered) epoll instance for a batch of ready sockets and
-serves them itself, one after the other (reads, parses, runs the application,
-writes); the others wait on a lock, off the run queue, so fast requests are served by
-one running thread with no GIL contention and no thread switch on the way. When the
-leader spends more than ``handoff_s`` on one request (a slow application, a client
-slow to take its response), the time keeper passes the lead to a waiting worker,
-which starts with the rest of the batch: at most ``threads`` requests run at once.
-A connection costs a worker only while a complete request is being served: idle
-keep-alive connections and clients trickling their head cost a dictionary entry each.
-The thread that called ``serve_forever`` keeps the time: it passes the lead on, closes
-connections past their header or idle deadline, and runs the graceful shutdown.
+leader waits on the selector for a batch of ready sockets and serves them itself, one
+after the other (reads, parses, runs the application, writes); the others wait on a
+lock, off the run queue, so fast requests are served by one running thread with no
+GIL contention and no thread switch on the way. When the leader spends more than
+``handoff_s`` on one request (a slow application, a client slow to take its
+response), the time keeper passes the lead to a waiting worker, which starts with the
+rest of the batch: at most ``threads`` requests run at once. A connection costs a
+worker only while a complete request is being served: idle keep-alive connections,
+clients trickling their head and connections lingering before their close cost a
+dictionary entry each. The thread that called ``serve_forever`` keeps the time: it
+passes the lead on, closes connections past their deadline, and runs the graceful
+shutdown.
+
+The selector is the ``selectors`` class that ``ServerConfig.selector`` names
+(``DefaultSelector``: epoll on Linux, kqueue on BSD and macOS, else poll or select).
+All of them are level-triggered: a socket with unread bytes is reported again at each
+wait, which is what lets a connection be left registered between requests. epoll,
+kqueue and /dev/poll keep the registrations in the kernel, so a socket registered by
+one worker while the leader waits is watched at once; poll and select copy the
+registrations when the wait begins, so a worker that registers a socket during a wait
+wakes the leader (a byte on the wake socket) to have it counted.
+
+A connection the server closes while the client may still be sending (a response
+sent without reading all of the upload, an error page, ``Connection: close``) is
+closed as RFC 9112 section 9.6 asks: once the whole response is sent, the server
+shuts its sending side, then reads and discards what arrives until the client closes,
+for ``linger_timeout_s`` and ``max_linger_bytes`` at most, and only then closes. (Closing
+a socket with unread bytes makes TCP send a reset, and a reset can destroy the response
+before the client has read it.) The lingering is done by the event loop, not by a
+worker.
+
+A worker thread that dies anyway (an exception escaping the loop, ``BaseException``
+included) is logged through the ``wsgi_simple_server`` logger and replaced, so the
+pool keeps its size; the connection it was serving is closed.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import os
-import select
+import logging
+import selectors
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,20 +56,34 @@ from wsgi_simple_server._errors import render_error
 from wsgi_simple_server._exchange import EnvironBuilder, run_exchange
 from wsgi_simple_server._parser import ParseError, find_head_end, parse_head
 
-_IN = select.EPOLLIN
-_BATCH = 64
+logger = logging.getLogger("wsgi_simple_server")
+
+_READ = selectors.EVENT_READ
 _ACCEPT_BATCH = 64
+_RECV_SIZE = 65536
 _CRLF = b"\r\n"
+_INET = (socket.AF_INET, socket.AF_INET6)
+# Selectors whose registrations live in the kernel: a change made while another thread
+# waits takes effect at once, without waking it.
+_KERNEL_SELECTORS = tuple(
+    getattr(selectors, name)
+    for name in ("EpollSelector", "KqueueSelector", "DevpollSelector")
+    if hasattr(selectors, name)
+)
+# POSIX select() watches descriptors below FD_SETSIZE only (Windows' has no such bound).
+_SELECT_FD_LIMIT = 1024
+_RESPAWN_DELAY_S = 0.05
 
 
 class _Worker:
     """What the time keeper knows of the leading worker."""
 
-    __slots__ = ("busy_since", "demoted")
+    __slots__ = ("busy_since", "demoted", "leading")
 
     def __init__(self) -> None:
         self.busy_since = 0.0
         self.demoted = False
+        self.leading = False  # holds the token (and has not been demoted)
 
 
 class Engine:
@@ -66,16 +104,26 @@ class Engine:
         self.server_line = server_line
         self.conns: dict[int, Connection] = {}
         self.stopping = False
-        self._epoll = select.epoll()
-        self._wake_r, self._wake_w = os.pipe()
+        self._selector = config.selector_class()()
+        self._wake_on_change = not isinstance(self._selector, _KERNEL_SELECTORS)
+        self._fd_limit = sys.maxsize
+        if isinstance(self._selector, selectors.SelectSelector) and sys.platform != "win32":
+            self._fd_limit = _SELECT_FD_LIMIT
+        # Wakes the leader: to stop, or (poll, select) to watch a new registration.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._waiting = False  # the leader is in (or about to enter) selector.select()
+        self._exiting = False  # the workers are to leave
         self._threads: list[threading.Thread] = []
         # One worker at a time polls and serves (the leader); the others wait on the
         # token, off the run queue, so that no readiness event is taken by a thread that
         # then waits for the GIL (which costs the switch interval, 5 ms, per such wait).
         self._token = threading.Lock()
+        # Guards the leader, the selector's registrations and the connections' flags.
         self._state = threading.Lock()
         self._leader: _Worker | None = None
-        # Readiness events taken from epoll and not served yet: the next leader
+        # Readiness events taken from the selector and not served yet: the next leader
         # starts with these, so a demoted worker never sits on other clients' events.
         self._pending: collections.deque[int] = collections.deque()
         self._listening = False
@@ -85,15 +133,11 @@ class Engine:
     def start(self) -> None:
         """Start the workers and begin accepting."""
         self.listener.setblocking(False)
-        self._epoll.register(self._wake_r, select.EPOLLIN)
-        self._epoll.register(self.listener.fileno(), _IN)
+        self._selector.register(self._wake_r.fileno(), _READ)
+        self._selector.register(self.listener.fileno(), _READ)
         self._listening = True
-        for i in range(self.config.threads):
-            thread = threading.Thread(
-                target=self._work, name=f"wsgi-simple-server-{i}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+        with self._state:
+            self._threads = [self._spawn(i) for i in range(self.config.threads)]
 
     def reap(self) -> None:
         """Close the connections that are past their deadline and not being served."""
@@ -107,33 +151,60 @@ class Engine:
                     conn.lock.release()
 
     def stop(self, timeout_s: float) -> None:
-        """Stop accepting, let requests in flight finish for *timeout_s*, close the rest."""
+        """Stop accepting, let requests in flight finish for *timeout_s*, close the rest.
+
+        Connections lingering before their close (their responses sent) are not waited
+        for: they are closed once the requests in flight are done.
+        """
         self.stopping = True
         if self._listening:
             self._listening = False
-            with contextlib.suppress(OSError, ValueError):
-                self._epoll.unregister(self.listener.fileno())
+            with self._state, contextlib.suppress(KeyError, OSError, ValueError):
+                self._selector.unregister(self.listener.fileno())
         deadline = time.monotonic() + timeout_s
         while True:
+            in_flight = False
             for conn in list(self.conns.values()):
-                conn.deadline = 0.0  # idle ones go now; busy ones close after their response
-            self.reap()
-            if not self.conns or time.monotonic() >= deadline:
+                if not conn.lingering:
+                    conn.deadline = 0.0  # idle ones go now; busy ones after their response
+                    in_flight = True
+            if not in_flight or time.monotonic() >= deadline:
                 break
+            self.reap()
             time.sleep(0.01)
+        # From here on a worker closes a connection it is done with (rather than have
+        # it polled or lingering), and the workers leave once their request is done.
+        self._exiting = True
+        self._wake()
+        # The lingering ones have their responses sent: they go now too, with what
+        # they have sent read off first, so that the close is a FIN and not a reset.
+        self._close_idle(discard=True)
         for conn in list(self.conns.values()):
             # Still busy past the timeout: cut the connection under the worker, which
             # then fails its next send and closes the socket itself. (Closing it here
             # could let a new socket reuse the descriptor the worker still writes to.)
             with contextlib.suppress(OSError):
                 conn.sock.shutdown(socket.SHUT_RDWR)
-        os.write(self._wake_w, b"x")
-        for thread in self._threads:
+        with self._state:
+            threads = self._threads[:]
+            self._threads.clear()
+        for thread in threads:
             thread.join(0.1)
-        self._threads.clear()
-        self._epoll.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        self._close_idle(discard=False)  # those a worker finished with meanwhile
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _close_idle(self, *, discard: bool) -> None:
+        """Close every connection no worker is serving (lingering ones drained first)."""
+        for conn in list(self.conns.values()):
+            if conn.lock.acquire(blocking=False):
+                try:
+                    if discard and conn.lingering and not conn.closed:
+                        self._discard(conn)
+                    self._close(conn)
+                finally:
+                    conn.lock.release()
 
     # -- the workers ----------------------------------------------------------------
 
@@ -152,59 +223,108 @@ class Engine:
                 and time.monotonic() - leader.busy_since > self.config.handoff_s
             ):
                 leader.demoted = True
+                leader.leading = False
                 self._leader = None
                 self._token.release()
 
-    def _work(self) -> None:
+    def _spawn(self, index: int) -> threading.Thread:
+        thread = threading.Thread(
+            target=self._work, args=(index,), name=f"wsgi-simple-server-{index}", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _work(self, index: int) -> None:
         me = _Worker()
-        while True:
-            self._token.acquire()  # followers wait here, off the run queue
-            with self._state:
-                self._leader = me
-            if not self._lead(me):
-                return
+        try:
+            while True:
+                self._token.acquire()  # followers wait here, off the run queue
+                with self._state:
+                    self._leader = me
+                    me.leading = True
+                if not self._lead(me):
+                    return
+        except BaseException:  # the pool must not shrink, whatever went wrong
+            logger.exception("worker thread %d died; starting another", index)
+            self._replace(me, index)
+
+    def _replace(self, me: _Worker, index: int) -> None:
+        """Give up the lead *me* may hold and start a worker in its place.
+
+        The new worker starts ``_RESPAWN_DELAY_S`` later, so that a fault that kills
+        every worker at once does not spin and flood the log.
+        """
+        with self._state:
+            if self._leader is me:
+                self._leader = None
+            if me.leading:
+                me.leading = False
+                self._token.release()
+        time.sleep(_RESPAWN_DELAY_S)
+        with self._state:
+            if not self._exiting and index < len(self._threads):
+                self._threads[index] = self._spawn(index)
 
     def _lead(self, me: _Worker) -> bool:
         """Poll and serve until demoted (return True) or the engine stops (False)."""
-        epoll = self._epoll
         listener_fd = self.listener.fileno()
-        wake_fd = self._wake_r
+        wake_fd = self._wake_r.fileno()
         conns = self.conns
         pending = self._pending
         while True:
-            if not pending:
-                try:
-                    events = epoll.poll(-1, _BATCH)
-                except (OSError, ValueError):  # the epoll was closed: the engine is gone
-                    self._resign()
-                    return False
-                pending.extend([fd for fd, _ in events])
+            if not pending and not self._poll(pending):
+                self._resign(me)
+                return False
             try:
                 fd = pending.popleft()
-            except IndexError:  # pragma: no cover - taken by a worker being demoted
+            except IndexError:  # taken by a worker being demoted, or nothing ready
                 continue
             if fd == wake_fd:
-                pending.appendleft(fd)  # for the next worker, which leaves too
-                self._resign()
-                return False
+                if self._exiting:
+                    pending.appendleft(fd)  # for the next worker, which leaves too
+                    self._resign(me)
+                    return False
+                self._drain_wake()
+                continue
             me.busy_since = time.monotonic()
             conn = None
             if fd == listener_fd:
                 self._accept()
             elif (conn := conns.get(fd)) is not None and not self._serve_locked(conn):
                 conn = None
-            with self._state:
-                me.busy_since = 0.0
-                if conn is not None:
-                    conn.busy = False
-                    if conn.parked:  # another worker saw it readable meanwhile
-                        conn.parked = False
-                        if not conn.closed:
-                            with contextlib.suppress(OSError, ValueError):
-                                self._epoll.modify(conn.fd, _IN)
-                if me.demoted:  # another worker polls now; wait for the token again
-                    me.demoted = False
-                    return True
+            if self._served(me, conn):
+                return True
+
+    def _poll(self, pending: collections.deque[int]) -> bool:
+        """Wait for ready sockets and queue them; say False if the engine stops."""
+        if self._exiting:
+            return False
+        self._waiting = True
+        try:
+            ready = self._selector.select()
+        except (OSError, ValueError):
+            # select(): a socket closed as the wait began; it is unregistered already,
+            # so the next wait goes without it. Or the engine is gone.
+            return not self._exiting
+        finally:
+            self._waiting = False
+        pending.extend([key.fd for key, _ in ready])
+        return True
+
+    def _served(self, me: _Worker, conn: Connection | None) -> bool:
+        """Note that *me* is done with *conn*; say whether *me* was demoted meanwhile."""
+        with self._state:
+            me.busy_since = 0.0
+            if conn is not None:
+                conn.busy = False
+                if conn.parked:  # another worker saw it readable meanwhile
+                    conn.parked = False
+                    if not conn.closed and not self._register(conn):
+                        conn.deadline = 0.0  # reap closes it
+            if me.demoted:  # another worker polls now; wait for the token again
+                me.demoted = False
+                return True
+        return False
 
     def _serve_locked(self, conn: Connection) -> bool:
         """Serve *conn* unless another worker is serving it (then park it, say False)."""
@@ -215,6 +335,9 @@ class Engine:
             if not conn.closed:
                 conn.busy = True
                 self._serve(conn)
+        except BaseException:
+            self._close(conn)  # in an unknown state: the worker's end is its end
+            raise
         finally:
             conn.lock.release()
         return True
@@ -224,19 +347,53 @@ class Engine:
 
         Sockets are level-triggered: a request body or a pipelined request arriving
         while a demoted worker serves the connection would wake the leader again and
-        again. The serving worker re-enables it when it finishes.
+        again. The serving worker registers it again when it finishes.
         """
         with self._state:
             if conn.busy and not conn.closed:
                 conn.parked = True
-                with contextlib.suppress(OSError, ValueError):
-                    self._epoll.modify(conn.fd, 0)
+                self._unregister(conn)
 
-    def _resign(self) -> None:
+    def _resign(self, me: _Worker) -> None:
         with self._state:
-            if self._leader is not None:
+            if self._leader is me:
                 self._leader = None
+            me.leading = False
             self._token.release()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # a full buffer is a pending wake already
+            self._wake_w.send(b"x")
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(4096):
+                pass
+
+    # -- registrations (with self._state held) ----------------------------------------
+
+    def _register(self, conn: Connection) -> bool:
+        """Have *conn* polled; say False if its socket cannot be."""
+        if conn.registered:
+            return True
+        try:
+            self._selector.register(conn.fd, _READ)
+        except KeyError:  # registered already
+            pass
+        except (OSError, ValueError):
+            return False
+        conn.registered = True
+        if self._waiting and self._wake_on_change:
+            self._wake()
+        return True
+
+    def _unregister(self, conn: Connection) -> None:
+        if conn.registered:
+            conn.registered = False
+            with contextlib.suppress(KeyError, OSError, ValueError):
+                self._selector.unregister(conn.fd)
+
+    # -- connections ------------------------------------------------------------------
 
     def _accept(self) -> None:
         config = self.config
@@ -250,11 +407,15 @@ class Engine:
             except OSError:  # e.g. EMFILE: leave the rest in the backlog for a moment
                 time.sleep(0.01)
                 break
-            if len(self.conns) >= config.max_connections or self.stopping:
+            if (
+                len(self.conns) >= config.max_connections
+                or self.stopping
+                or sock.fileno() >= self._fd_limit
+            ):
                 sock.close()
                 continue
             sock.setblocking(False)
-            if sock.family != socket.AF_UNIX:
+            if sock.family in _INET:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(
                 sock,
@@ -262,33 +423,89 @@ class Engine:
                 deadline=deadline,
                 body_timeout_s=config.body_timeout_s,
                 send_timeout_s=config.send_timeout_s,
+                use_sendmsg=config.use_sendmsg,
+                use_sendfile=config.use_sendfile,
             )
             self.conns[conn.fd] = conn
             if first is None:
                 first = conn
-            else:
-                conn.registered = True
-                self._epoll.register(conn.fd, _IN)
+                continue
+            with self._state:
+                registered = self._register(conn)
+            if not registered:
+                self._close(conn)
         if first is not None:
             # Clients send their request right after connecting: read it now rather
-            # than after a trip through epoll (the others are left to the workers).
+            # than after a trip through the selector (the others are left to the workers).
             with first.lock:
                 if not first.closed:
-                    self._serve(first)
+                    try:
+                        self._serve(first)
+                    except BaseException:
+                        self._close(first)
+                        raise
 
     def _close(self, conn: Connection) -> None:
         if conn.closed:
             return
         self.conns.pop(conn.fd, None)
-        if conn.registered:
-            with contextlib.suppress(OSError, ValueError):
-                self._epoll.unregister(conn.fd)
+        with self._state:
+            self._unregister(conn)  # before the close, which frees the descriptor
         conn.close()
+
+    def _linger(self, conn: Connection) -> None:
+        """Close *conn* once the client has taken the response (RFC 9112 section 9.6).
+
+        The response is all sent (sends block until then): shut the sending side, so
+        the client sees the end of the response, and leave the connection to the event
+        loop, which reads and discards what the client still sends and closes it at
+        EOF, past ``max_linger_bytes`` or at ``linger_timeout_s`` from now (``reap``).
+        Closing at once would answer those bytes with a TCP reset, and a reset can
+        destroy the response before the client has read it.
+        """
+        if conn.closed:
+            return
+        if self._exiting:  # nothing polls any more
+            self._close(conn)
+            return
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:  # the client is gone already
+            self._close(conn)
+            return
+        config = self.config
+        conn.buf.clear()
+        conn.scanned = 0
+        conn.lingering = True
+        conn.linger_left = config.max_linger_bytes
+        conn.deadline = time.monotonic() + config.linger_timeout_s
+        self._discard(conn)  # what has arrived already, maybe the client's EOF too
+        if not conn.closed:
+            self._rearm(conn)
+
+    def _discard(self, conn: Connection) -> None:
+        """Read and drop what a lingering connection sends; close it at EOF or past budget."""
+        try:
+            data = conn.sock.recv(_RECV_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            conn.linger_left -= len(data)
+            if conn.linger_left > 0:
+                return
+        self._close(conn)
 
     def _serve(self, conn: Connection) -> None:
         """Read what *conn* has sent and serve every complete request in it."""
+        if conn.lingering:
+            self._discard(conn)
+            if not conn.closed:
+                self._rearm(conn)
+            return
         try:
-            data = conn.sock.recv(65536)
+            data = conn.sock.recv(_RECV_SIZE)
         except BlockingIOError:
             self._rearm(conn)
             return
@@ -301,25 +518,32 @@ class Engine:
         if self._serve_buffered(conn):
             self._rearm(conn)
         else:
-            self._close(conn)
+            self._linger(conn)
 
     def _serve_buffered(self, conn: Connection) -> bool:
-        """Serve the complete requests in *conn*'s buffer; say whether to keep it open."""
+        """Serve the complete requests in *conn*'s buffer; say whether to keep it open.
+
+        The search for the end of a head resumes where the last one stopped
+        (``conn.scanned``), so a head that arrives in many pieces is scanned once.
+        """
         buf = conn.buf
         config = self.config
         while not self.stopping:
             while buf[:2] == _CRLF:  # RFC 9112 section 2.2: ignore empty lines before a request
                 del buf[:2]
+                conn.scanned = 0
             if not buf:
                 conn.head_started = False
                 return True
             try:
-                end = find_head_end(buf, config)
+                end = find_head_end(buf, config, start=conn.scanned)
                 if end < 0:
+                    conn.scanned = len(buf)
                     if not conn.head_started:
                         conn.head_started = True
                         conn.deadline = time.monotonic() + config.header_timeout_s
                     return True
+                conn.scanned = 0
                 head = bytes(buf[:end])
                 del buf[:end]
                 request = parse_head(head, config)
@@ -339,17 +563,12 @@ class Engine:
     def _rearm(self, conn: Connection) -> None:
         """Have *conn* polled (level-triggered: once registered, it stays so)."""
         if not conn.registered:
-            try:
-                self._epoll.register(conn.fd, _IN)
-            except (OSError, ValueError):
-                self._close(conn)
-                return
-            conn.registered = True
+            with self._state:
+                if not self._exiting and (conn.parked or self._register(conn)):
+                    return  # a parked one is registered when it is unparked
+            self._close(conn)
 
     def _refuse(self, conn: Connection, error: ParseError) -> None:
-        try:
+        """Send the error response of a request that cannot be served (the caller lingers)."""
+        with contextlib.suppress(OSError):
             conn.send_all(render_error(error, conn.addr, log=self.config.access_log))
-            conn.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        self._close(conn)
