@@ -1,11 +1,20 @@
-"""Helpers for the server's tests: a server on loopback in a thread, raw HTTP over sockets."""
+"""Helpers for the server's tests: a server on loopback in a thread, raw HTTP over sockets.
+
+Every server that ``running`` starts runs under one *variant* of the engine: its
+selector, and whether ``sendmsg``/``sendfile`` are used. The whole package runs under
+the ``default`` variant (or the one the environment variable
+``WSGI_SIMPLE_SERVER_TEST_VARIANT`` names); the modules in ``EVERY_VARIANT_MODULES``
+run once under each variant (test ids end in ``[poll]``, ``[select]``...).
+"""
 
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,6 +22,42 @@ import pytest
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
 
 QUIET = ServerConfig(access_log=False, threads=4, shutdown_timeout_s=2.0)
+
+# The settings each variant applies to the servers that ``running`` starts.
+VARIANTS: dict[str, dict[str, object]] = {
+    "default": {},
+    "poll": {"selector": "poll"},
+    "select": {"selector": "select"},
+    "plain-send": {"use_sendmsg": False, "use_sendfile": False},
+}
+# A representative set of functional modules (about 50 tests, two seconds a variant).
+EVERY_VARIANT_MODULES = frozenset(
+    {
+        "test_simple_server_http11",
+        "test_simple_server_clients",
+        "test_simple_server_engine_linger",
+        "test_simple_server_engine_pool",
+    }
+)
+DEFAULT_VARIANT = os.environ.get("WSGI_SIMPLE_SERVER_TEST_VARIANT", "default")
+_active = {"settings": VARIANTS[DEFAULT_VARIANT]}  # what the current test's variant sets
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if "server_variant" in metafunc.fixturenames and module in EVERY_VARIANT_MODULES:
+        metafunc.parametrize("server_variant", list(VARIANTS), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def server_variant(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The variant of the engine the servers of this test run under."""
+    name: str = getattr(request, "param", DEFAULT_VARIANT)
+    _active["settings"] = VARIANTS[name]
+    try:
+        yield name
+    finally:
+        _active["settings"] = VARIANTS[DEFAULT_VARIANT]
 
 
 def hello_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -36,6 +81,8 @@ def running(
     handler_class: Any = None,
 ) -> Iterator[WSGIServer]:
     """Serve *app* on an ephemeral port for the duration of the block."""
+    if settings := _active["settings"]:
+        config = (config or ServerConfig()).replace(**settings)
     kwargs: dict[str, Any] = {"server_class": server_class}
     if handler_class is not None:
         kwargs["handler_class"] = handler_class
@@ -77,6 +124,15 @@ def read_all(sock: socket.socket) -> bytes:
             break
         chunks.append(data)
     return b"".join(chunks)
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 5.0) -> None:
+    """Wait until *predicate()* is true (a state of the server), *timeout_s* at most."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout_s} s: {predicate}")
+        time.sleep(0.002)
 
 
 class Response:
@@ -142,6 +198,7 @@ class Kit:
     connect = staticmethod(connect)
     roundtrip = staticmethod(roundtrip)
     read_all = staticmethod(read_all)
+    wait_for = staticmethod(wait_for)
     Reader = Reader
 
 
