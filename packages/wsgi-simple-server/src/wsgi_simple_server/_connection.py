@@ -76,6 +76,7 @@ class Connection:
         "body_timeout_s",
         "buf",
         "busy",
+        "client_done",
         "closed",
         "deadline",
         "fd",
@@ -118,6 +119,7 @@ class Connection:
         self.busy = False  # a worker is serving it
         self.parked = False  # left out of polling until the worker serving it is done
         self.lingering = False  # being closed: what arrives is read and discarded
+        self.client_done = False  # the client will send nothing more: no need to linger
         self.linger_left = 0  # bytes that may still be discarded while lingering
         self.body_timeout_s = body_timeout_s
         self.send_timeout_s = send_timeout_s

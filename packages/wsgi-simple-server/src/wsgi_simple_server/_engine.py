@@ -30,7 +30,8 @@ shuts its sending side, then reads and discards what arrives until the client cl
 for ``linger_timeout_s`` and ``max_linger_bytes`` at most, and only then closes. (Closing
 a socket with unread bytes makes TCP send a reset, and a reset can destroy the response
 before the client has read it.) The lingering is done by the event loop, not by a
-worker.
+worker. A client that asked for the close itself and sent no body has nothing more to
+send, and its connection is closed at once.
 
 A worker thread that dies anyway (an exception escaping the loop, ``BaseException``
 included) is logged through the ``wsgi_simple_server`` logger and replaced, so the
@@ -465,7 +466,7 @@ class Engine:
         """
         if conn.closed:
             return
-        if self._exiting:  # nothing polls any more
+        if self._exiting or conn.client_done:  # nothing polls any more, or will come
             self._close(conn)
             return
         try:
@@ -555,6 +556,9 @@ class Engine:
             except OSError:
                 keep = False
             if not keep:
+                # A client that said "close" and sent no body has nothing more to send
+                # (RFC 9112 section 9.6): such a connection is closed without lingering.
+                conn.client_done = not (request.keep_alive or request.has_body or buf)
                 return False
             conn.head_started = False
             conn.deadline = time.monotonic() + config.idle_timeout_s
