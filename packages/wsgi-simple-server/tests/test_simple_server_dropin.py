@@ -182,7 +182,7 @@ def test_environ_through_the_handler_joins_repeated_headers() -> None:
     assert out.endswith(b"Python test,Python test 2|/path/")
 
 
-def test_custom_handler_class_is_served_the_stdlib_way() -> None:
+def test_a_custom_handler_class_keeps_the_engine_and_its_hooks_are_called() -> None:
     lines: list[str] = []
 
     class Handler(WSGIRequestHandler):
@@ -209,7 +209,7 @@ def test_custom_handler_class_is_served_the_stdlib_way() -> None:
         server.shutdown()
         server.server_close()
         thread.join(5)
-    assert data.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")  # the engine, not the serial loop
     assert data.endswith(b"yes")
     assert lines == ['"GET / HTTP/1.1" 200 3']
 

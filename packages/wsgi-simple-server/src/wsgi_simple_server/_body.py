@@ -133,8 +133,14 @@ class BodyInput:
         while line := self.readline():
             yield line
 
+    def too_long_to_drain(self, limit: int) -> bool:
+        """Whether more than *limit* body bytes are known to be left on the connection."""
+        return False
+
     def drain(self, limit: int) -> bool:
         """Read and drop the unread rest, up to *limit* bytes; say whether it all went."""
+        if self.too_long_to_drain(limit):
+            return False  # known at once: no worker waits for bytes that are dropped
         self._buffer = b""
         total = 0
         while total <= limit:
@@ -156,6 +162,10 @@ class ContentLengthInput(BodyInput):
         self._remaining = length
         if length == 0:
             self._done = True
+
+    def too_long_to_drain(self, limit: int) -> bool:
+        """Whether more than *limit* body bytes are left on the connection."""
+        return self._remaining > limit
 
     def _raw_read(self, size: int) -> bytes:
         if self._remaining <= 0:

@@ -53,8 +53,7 @@ from typing import Any
 
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._connection import Connection
-from wsgi_simple_server._errors import render_error
-from wsgi_simple_server._exchange import EnvironBuilder, run_exchange
+from wsgi_simple_server._exchange import EnvironBuilder, Hooks, run_exchange
 from wsgi_simple_server._parser import ParseError, find_head_end, parse_head
 
 logger = logging.getLogger("wsgi_simple_server")
@@ -96,13 +95,20 @@ class Engine:
         get_app: Callable[[], Any],
         environ_builder: EnvironBuilder,
         config: ServerConfig,
-        server_line: str,
+        *,
+        server_software: str,
+        hooks: Hooks,
+        verify: Callable[[socket.socket, Any], bool] | None = None,
     ) -> None:
         self.listener = listener
         self.get_app = get_app
         self.environ_builder = environ_builder
         self.config = config
-        self.server_line = server_line
+        self.server_software = server_software
+        self.hooks = hooks
+        # The server's verify_request(socket, client_address), asked once per
+        # connection before it is served (None: every connection is served).
+        self._verify = verify
         self.conns: dict[int, Connection] = {}
         self.stopping = False
         self._selector = config.selector_class()()
@@ -412,6 +418,7 @@ class Engine:
                 len(self.conns) >= config.max_connections
                 or self.stopping
                 or sock.fileno() >= self._fd_limit
+                or not self._verified(sock, addr)
             ):
                 sock.close()
                 continue
@@ -445,6 +452,17 @@ class Engine:
                     except BaseException:
                         self._close(first)
                         raise
+
+    def _verified(self, sock: socket.socket, addr: Any) -> bool:
+        """Ask the server's ``verify_request``; a hook that fails refuses the connection."""
+        verify = self._verify
+        if verify is None:
+            return True
+        try:
+            return bool(verify(sock, addr))
+        except Exception:
+            logger.exception("verify_request failed; the connection is refused")
+            return False
 
     def _close(self, conn: Connection) -> None:
         if conn.closed:
@@ -575,4 +593,4 @@ class Engine:
     def _refuse(self, conn: Connection, error: ParseError) -> None:
         """Send the error response of a request that cannot be served (the caller lingers)."""
         with contextlib.suppress(OSError):
-            conn.send_all(render_error(error, conn.addr, log=self.config.access_log))
+            conn.send_all(self.hooks.render_error(error, conn.addr))

@@ -21,16 +21,32 @@ class _ErrorPage(BaseHTTPRequestHandler):
             log_access(self.client_address[0], format % args)
 
 
-def render_error(error: ParseError, client_address: Any, *, log: bool = True) -> bytes:
+def render_error(
+    error: ParseError,
+    client_address: Any,
+    *,
+    log: bool = True,
+    handler_class: type[BaseHTTPRequestHandler] | None = None,
+    server: Any = None,
+) -> bytes:
     """Return the bytes of the error response for *error*, and log it.
 
     The page, the headers and their order, and the log lines are those of
     ``BaseHTTPRequestHandler.send_error`` in the state the standard library would be
     in when it refuses the same request, except that a status line is always sent.
     HTTP/1.1 requests get an ``HTTP/1.1`` status line.
-    With *log* false nothing is logged.
+    With *log* false nothing is logged. With *handler_class* (a request handler class
+    whose ``send_error``, ``log_error``, ``log_message``, ``version_string`` or the
+    like a user overrode) the page is rendered and logged by an instance of it, with
+    ``server`` set, as the standard library would.
     """
-    page = _ErrorPage.__new__(_ErrorPage)
+    page: Any
+    if handler_class is None:
+        page = _ErrorPage.__new__(_ErrorPage)
+        page.log = log
+    else:
+        page = handler_class.__new__(handler_class)
+        page.server = server
     page.wfile = io.BytesIO()
     page.client_address = client_address
     # Where the standard library takes a broken request for HTTP/0.9 it sends the page
@@ -43,8 +59,8 @@ def render_error(error: ParseError, client_address: Any, *, log: bool = True) ->
     # A HEAD request gets no body, even when its request line is broken past the method.
     page.command = error.command or error.requestline.split(" ", 1)[0]
     page.close_connection = True
-    page.log = log
     if error.request_version == "HTTP/1.1":
         page.protocol_version = "HTTP/1.1"
     page.send_error(error.status, error.message, error.explain)
-    return page.wfile.getvalue()
+    data: bytes = page.wfile.getvalue()
+    return data

@@ -32,7 +32,6 @@ from wsgi_simple_server._body import (
 )
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._connection import Connection
-from wsgi_simple_server._errors import render_error
 from wsgi_simple_server._log import access_logger, error_logger, log_access
 from wsgi_simple_server._parser import ParseError, Request
 
@@ -93,19 +92,32 @@ class EnvironBuilder:
         return env
 
 
+class Hooks(Protocol):
+    """The request handler's hooks, as the engine calls them (``RequestHooks``)."""
+
+    custom_environ: bool  # get_environ or get_stderr is overridden
+    custom_log: bool  # log_request, log_message, address_string, ... is overridden
+
+    def environ(self, request: Request, client_address: Any) -> tuple[dict[str, Any], Any]: ...
+    def log_request(self, request: Request, client_address: Any, code: str, size: int) -> None: ...
+    def render_error(self, error: ParseError, client_address: Any) -> bytes: ...
+
+
 class Site(Protocol):
     """What an exchange needs from the server that runs it."""
 
     environ_builder: EnvironBuilder
     config: ServerConfig
-    server_line: str  # the server software, for the Server field
+    server_software: str  # for the Server field
     stopping: bool
+    hooks: Hooks
 
 
 class Exchange:
     """Runs the application for one request and sends its response."""
 
     __slots__ = (
+        "body_input",
         "client_gone",
         "conn",
         "continue_sent",
@@ -126,6 +138,7 @@ class Exchange:
         self.headers_sent = False
         self.continue_sent = False
         self.client_gone = False  # a send or a body read failed: the client is gone
+        self.body_input: BodyInput | None = None  # set once the body's reader is made
         self.writer = ResponseWriter(
             request.method,
             request.version,
@@ -189,13 +202,21 @@ class Exchange:
             raise AssertionError("write() before start_response()")
         writer = self.writer
         request = self.request
-        if self.site.stopping or (
+        body = self.body_input
+        if (
+            self.site.stopping
             # A body the client was told to wait for and never asked for: it will not
             # be read, so the connection ends with this response.
-            request.expect_continue and request.has_body and not self.continue_sent
+            or (request.expect_continue and request.has_body and not self.continue_sent)
+            # More of the body left unread than the server drains: it ends there too.
+            or (
+                body is not None
+                and not body.finished
+                and body.too_long_to_drain(self.site.config.max_drain_bytes)
+            )
         ):
             writer.keep_alive = False
-        head = writer.head(status, headers, length, server_software=self.site.server_line)
+        head = writer.head(status, headers, length, server_software=self.site.server_software)
         self.headers_sent = True
         return head
 
@@ -326,17 +347,29 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
         wsgi_input, spool = spooled
     else:
         wsgi_input = _make_input(exchange, conn, request, config)
-    environ = site.environ_builder.build(request, conn, wsgi_input)
+    exchange.body_input = wsgi_input
+    hooks = site.hooks
+    if hooks.custom_environ:
+        environ = site.environ_builder.base.copy()
+        environ["wsgi.input"] = wsgi_input
+        cgi_vars, environ["wsgi.errors"] = hooks.environ(request, conn.addr)
+        environ.update(cgi_vars)
+    else:
+        environ = site.environ_builder.build(request, conn, wsgi_input)
     if spool is not None:
         # The body is decoded now: an application must not decode it again (Bottle does).
         environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["CONTENT_LENGTH"] = str(request.content_length)
     try:
-        if not _run_app(app, environ, exchange, config.access_log):
+        if not _run_app(app, environ, exchange):
             return False
     finally:
         if spool is not None:
             spool.close()
-    if config.access_log and access_logger.isEnabledFor(logging.INFO):
+    if hooks.custom_log:
+        code = (exchange.status or "500").split(" ", 1)[0]
+        hooks.log_request(request, conn.addr, code, exchange.bytes_sent)
+    elif config.access_log and access_logger.isEnabledFor(logging.INFO):
         code = (exchange.status or "500").split(" ", 1)[0]
         log_access(conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
     if exchange.writer.close_connection:
@@ -393,7 +426,7 @@ def _spool_chunked_body(
     except BodyError as exc:
         spool.close()
         error = _body_parse_error(exc, request)
-        conn.send_all(render_error(error, conn.addr, log=config.access_log))
+        conn.send_all(exchange.site.hooks.render_error(error, conn.addr))
         return None
     except (ConnectionError, TimeoutError):
         spool.close()
@@ -431,7 +464,7 @@ class _NoSource:
 _NO_BODY = ContentLengthInput(_NoSource(), 0)
 
 
-def _run_app(app: Any, environ: dict[str, Any], exchange: Exchange, log: bool) -> bool:
+def _run_app(app: Any, environ: dict[str, Any], exchange: Exchange) -> bool:
     """Run *app* and send its response; say whether the exchange ended in order.
 
     Any exception from the application, ``BaseException`` included (``SystemExit``
@@ -451,7 +484,7 @@ def _run_app(app: Any, environ: dict[str, Any], exchange: Exchange, log: bool) -
     except BodyError as exc:
         if not exchange.headers_sent:
             error = _body_parse_error(exc, exchange.request)
-            exchange.conn.send_all(render_error(error, exchange.conn.addr, log=log))
+            exchange.conn.send_all(exchange.site.hooks.render_error(error, exchange.conn.addr))
         return False
     except BaseException as exc:
         if exchange.client_gone or isinstance(exc, IncompleteBodyError):

@@ -16,7 +16,10 @@ class it serves as the standard library does, one request per connection, in tur
 from __future__ import annotations
 
 import contextlib
+import http.client
+import logging
 import socket
+import socketserver
 import sys
 import threading
 import urllib.parse
@@ -31,8 +34,12 @@ from wsgi_util.types import WSGIApplication
 
 from wsgi_simple_server._config import DEFAULT_CONFIG, ServerConfig
 from wsgi_simple_server._engine import Engine
+from wsgi_simple_server._errors import render_error
 from wsgi_simple_server._exchange import EnvironBuilder
 from wsgi_simple_server._log import log_access
+from wsgi_simple_server._parser import ParseError, Request
+
+_log = logging.getLogger("wsgi_simple_server")
 
 __version__ = "0.2"
 
@@ -133,16 +140,28 @@ class WSGIServer(HTTPServer):
 
     # -- the HTTP/1.1 engine ----------------------------------------------------------
 
-    def _engine_applies(self) -> bool:
+    def stdlib_path_reason(self) -> str | None:
+        """Why ``serve_forever`` serves as the standard library does, or None.
+
+        Only overrides that take the socket itself do that: on the request handler
+        ``handle``, ``handle_one_request``, ``setup``, ``finish`` or
+        ``parse_request``; on the server ``get_request``, ``finish_request``,
+        ``shutdown_request``, ``close_request`` or a ``process_request`` other than
+        ``socketserver``'s ``ThreadingMixIn``/``ForkingMixIn`` (whose work the
+        engine's pool does). Every other hook is called by the engine.
+        """
         handler = self.RequestHandlerClass
         if not (isinstance(handler, type) and issubclass(handler, WSGIRequestHandler)):
-            return False
-        if any(getattr(handler, name) is not getattr(WSGIRequestHandler, name) for name in _HOOKS):
-            return False
-        return all(
-            getattr(type(self), name) is getattr(WSGIServer, name)
-            for name in ("finish_request", "process_request", "verify_request")
-        )
+            return f"the request handler {handler!r} is not a WSGIRequestHandler"
+        for name in _SOCKET_HOOKS:
+            if getattr(handler, name) is not getattr(WSGIRequestHandler, name):
+                return f"{handler.__qualname__}.{name} is overridden"
+        server_class = type(self)
+        for name in _SERVER_SOCKET_HOOKS:
+            method = getattr(server_class, name)
+            if method is not getattr(WSGIServer, name) and method not in _POOLED_PROCESS_REQUEST:
+                return f"{server_class.__qualname__}.{name} is overridden"
+        return None
 
     def _environ_builder(self) -> EnvironBuilder:
         handler = self.RequestHandlerClass
@@ -164,7 +183,13 @@ class WSGIServer(HTTPServer):
         The engine stops accepting, closes idle connections, lets requests in flight
         finish for up to ``config.shutdown_timeout_s``, and closes what is left.
         """
-        if not self._engine_applies():
+        reason = self.stdlib_path_reason()
+        if reason is not None:
+            _log.warning(
+                "serving one request at a time, as wsgiref.simple_server does, "
+                "without keep-alive or the worker pool: %s",
+                reason,
+            )
             super().serve_forever(poll_interval)
             return
         self._stop_requested.clear()
@@ -177,7 +202,12 @@ class WSGIServer(HTTPServer):
                 self.get_app,
                 self._environ_builder(),
                 self.config,
-                software_version,
+                server_software=software_version,
+                hooks=RequestHooks(self),
+                # Asked per connection only when a subclass overrides it.
+                verify=None
+                if type(self).verify_request is WSGIServer.verify_request
+                else self.verify_request,
             )
             engine.start()
             try:
@@ -272,9 +302,9 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
             return
         environ = self.get_environ()
         length = environ.get("CONTENT_LENGTH", "")
-        stdin: Any = self.rfile
-        if length.isdigit():
-            stdin = BoundedInput(self.rfile, int(length))
+        # RFC 9112 section 6.3: a request without Content-Length has no body here (the
+        # standard library handed the raw socket over, and a read() waited forever).
+        stdin: Any = BoundedInput(self.rfile, int(length) if length.isdigit() else 0)
         handler = ServerHandler(stdin, self.wfile, self.get_stderr(), environ, multithread=False)
         handler.request_handler = self  # back-pointer for logging
         app = self.server.get_app()
@@ -283,26 +313,101 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         handler.run(app)
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Log through the ``wsgi_simple_server.access`` logger (stderr by default)."""
-        log_access(self.address_string(), format % args)
+        """Log through the ``wsgi_simple_server.access`` logger (stderr by default),
+        unless the server's ``config.access_log`` is false."""
+        if getattr(self.server, "config", DEFAULT_CONFIG).access_log:
+            log_access(self.address_string(), format % args)
 
 
-# Overriding one of these makes serve_forever serve as the standard library does.
-_HOOKS = (
-    "handle",
-    "handle_one_request",
-    "parse_request",
-    "get_environ",
-    "get_stderr",
-    "setup",
-    "finish",
-    "log_message",
-    "log_request",
-    "log_error",
-    "address_string",
-    "send_error",
-    "version_string",
+# Overriding one of these makes serve_forever serve as the standard library does:
+# they take the socket itself.
+_SOCKET_HOOKS = ("handle", "handle_one_request", "setup", "finish", "parse_request")
+_SERVER_SOCKET_HOOKS = (
+    "get_request",
+    "finish_request",
+    "process_request",
+    "shutdown_request",
+    "close_request",
 )
+# socketserver's concurrency mixins: the engine's pool does what they would.
+_POOLED_PROCESS_REQUEST = tuple(
+    getattr(socketserver, mixin).process_request
+    for mixin in ("ThreadingMixIn", "ForkingMixIn")
+    if hasattr(socketserver, mixin)
+)
+
+
+def _overridden(handler_class: type, names: tuple[str, ...]) -> bool:
+    return any(
+        getattr(handler_class, name) is not getattr(WSGIRequestHandler, name) for name in names
+    )
+
+
+class RequestHooks:
+    """The request handler's hooks, called by the engine as the standard library would.
+
+    For each request that needs one, an instance of the server's request handler
+    class is made without a socket (``__new__``) and given the attributes its hooks
+    read: ``server``, ``client_address``, ``requestline``, ``command``, ``path``,
+    ``request_version``, ``close_connection`` and, for ``get_environ``, ``headers``
+    (an ``http.client.HTTPMessage``). When a group of hooks is not overridden the
+    engine's own code does the same work, and none of this is paid for.
+    """
+
+    def __init__(self, server: WSGIServer) -> None:
+        self.server = server
+        handler: type[WSGIRequestHandler] = server.RequestHandlerClass  # type: ignore[assignment]
+        self.handler_class = handler
+        self.custom_environ = _overridden(handler, ("get_environ", "get_stderr"))
+        self.custom_log = _overridden(
+            handler, ("log_request", "log_message", "address_string", "log_date_time_string")
+        )
+        self.custom_error = self.custom_log or _overridden(
+            handler, ("send_error", "log_error", "version_string", "date_time_string")
+        )
+
+    def view(self, request: Request, client_address: Any) -> WSGIRequestHandler:
+        """An instance of the handler class for *request*, without a socket."""
+        handler = self.handler_class.__new__(self.handler_class)
+        handler.server = self.server
+        handler.client_address = client_address
+        handler.requestline = request.requestline
+        handler.raw_requestline = (request.requestline + "\r\n").encode("iso-8859-1")
+        handler.command = request.method
+        # The origin form: an absolute-form target's authority is already the Host field.
+        handler.path = request.path + ("?" + request.query if request.query else "")
+        handler.request_version = request.version
+        handler.close_connection = not request.keep_alive
+        return handler
+
+    def environ(self, request: Request, client_address: Any) -> tuple[dict[str, Any], Any]:
+        """``get_environ()`` and ``get_stderr()`` of a handler view for *request*."""
+        handler = self.view(request, client_address)
+        headers = http.client.HTTPMessage()
+        for name, value in request.headers:
+            headers[name] = value
+        handler.headers = headers
+        return handler.get_environ(), handler.get_stderr()
+
+    def log_request(self, request: Request, client_address: Any, code: str, size: int) -> None:
+        """``log_request(code, size)`` of a handler view, as ``ServerHandler.close`` calls it."""
+        try:
+            self.view(request, client_address).log_request(code, size)
+        except Exception:
+            _log.exception("the request handler's log_request failed")
+
+    def render_error(self, error: ParseError, client_address: Any) -> bytes:
+        """The error page for *error*, by the handler class when it overrides a hook of it."""
+        log = self.server.config.access_log
+        if not self.custom_error:
+            return render_error(error, client_address, log=log)
+        try:
+            return render_error(
+                error, client_address, handler_class=self.handler_class, server=self.server
+            )
+        except Exception:
+            _log.exception("the request handler's send_error failed; the stock page is sent")
+            return render_error(error, client_address, log=log)
 
 
 def make_server(
