@@ -1,11 +1,14 @@
-"""HTTP throughput and latency: wsgi_simple_server against waitress and wsgiref.simple_server.
+"""HTTP throughput and latency: wsgi_simple_server against waitress, gunicorn and wsgiref.
 
-Each server runs in its own process pinned to core 1 (``os.sched_setaffinity``), wrk runs
-pinned to core 0, on loopback, one case after the other for ``--duration`` seconds each
-(5 by default), ``--rounds`` times interleaved (2 by default; the best run of each is
-kept, as other load on the machine only ever slows a run down). Access logs are off
-for all three. The table gives requests per second
-and p99 latency per server, and our ratios to each. Cases (32 connections each):
+Each server runs in its own process(es) pinned to core 1, wrk runs pinned to core 0, on
+loopback, one case after the other for ``--duration`` seconds each (5 by default),
+``--rounds`` times interleaved (2 by default; the best run of each is kept, as other
+load on the machine only ever slows a run down). Every server runs as its users get it
+by default: ours and wsgiref.simple_server write their access log (to a discarded
+stderr), waitress and gunicorn have none by default; gunicorn is one ``gthread``
+worker with ``--threads`` threads. Ours with ``access_log=False`` is an extra row. The
+table gives requests per second and p99 latency per server, and our ratios to each.
+Cases (32 connections each):
 
 * ``keep-alive``: hello world (13 bytes), persistent connections;
 * ``close``: hello world with ``Connection: close`` on every request;
@@ -62,7 +65,8 @@ CASES = [
     ("64k-body", "big", []),
     ("streamed", "stream", []),
 ]
-SERVERS = ["ours", "waitress", "stdlib"]
+SERVERS = ["ours", "waitress", "gunicorn", "stdlib"]
+EXTRA = "ours-nolog"  # ours with the access log off: an extra row, never instead
 
 
 def serve(kind: str, port: int, app_name: str, threads: int) -> None:
@@ -70,20 +74,15 @@ def serve(kind: str, port: int, app_name: str, threads: int) -> None:
     app = APPS[app_name]
     with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {1})
-    if kind == "ours":
-        config = wsgi_simple_server.ServerConfig(access_log=False, threads=threads)
+    if kind in {"ours", EXTRA}:
+        config = wsgi_simple_server.ServerConfig(access_log=kind == "ours", threads=threads)
         server = wsgi_simple_server.make_server("127.0.0.1", port, app, config=config)
         server.serve_forever()
     elif kind == "waitress":
         waitress: Any = importlib.import_module("waitress")
         waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
     else:
-
-        class QuietHandler(simple_server.WSGIRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        httpd = simple_server.make_server("127.0.0.1", port, app, handler_class=QuietHandler)
+        httpd = simple_server.make_server("127.0.0.1", port, app)  # logs, as by default
         httpd.serve_forever()
 
 
@@ -130,8 +129,16 @@ def measure(
 ) -> tuple[float, float]:
     _, app_name, extra = case
     port = _free_port()
-    cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--app", app_name]
-    cmd += ["--threads", str(args.threads)]
+    if kind == "gunicorn":
+        cmd = [
+            "taskset", "-c", "1", sys.executable, "-m", "gunicorn",
+            "--chdir", os.path.dirname(os.path.abspath(__file__)),
+            "--workers", "1", "--threads", str(args.threads), "--worker-class", "gthread",
+            "--bind", f"127.0.0.1:{port}", f"bench_server:{app_name}_app",
+        ]  # fmt: skip
+    else:
+        cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+        cmd += ["--app", app_name, "--threads", str(args.threads)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_listening(port)
@@ -153,8 +160,8 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, default=2, help="runs per server and case (best kept)"
     )
-    parser.add_argument("--threads", type=int, default=4, help="worker threads (ours, waitress)")
-    parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=4, help="worker threads per server")
+    parser.add_argument("--serve", choices=[*SERVERS, EXTRA], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--app", choices=sorted(APPS), help=argparse.SUPPRESS)
     # Run by tools/bench.py ("bench server"), the command line is the dispatcher's:
@@ -168,28 +175,32 @@ def main() -> int:
         return 2
     print(
         f"wrk -t1 -c{args.connections} -d{args.duration}s on core 0, servers on core 1, "
-        f"{args.threads} worker threads (ours, waitress), best of {args.rounds} rounds"
+        f"{args.threads} worker threads, best of {args.rounds} rounds; ours, wsgiref: "
+        "access log on (the default); ratios are ours / theirs in requests per second"
     )
     header = (
-        f"{'case':<11} {'ours rps':>9} {'waitress':>9} {'stdlib':>9} {'x wait':>7} {'x std':>7}"
-        f" {'p99 ours':>9} {'p99 wait':>9} {'p99 std':>9}"
+        f"{'case':<15} {'ours rps':>9} {'waitress':>9} {'gunicorn':>9} {'stdlib':>9}"
+        f" {'x wait':>7} {'x guni':>7} {'x std':>7} {'p99 ours':>9} {'p99 wait':>9}"
+        f" {'p99 guni':>9}"
     )
     print(header)
     print("-" * len(header))
     for case in CASES:
-        runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in SERVERS}
+        runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in [*SERVERS, EXTRA]}
         for _ in range(args.rounds):
-            for kind in SERVERS:
-                runs[kind].append(measure(kind, case, args))
+            for kind, results in runs.items():
+                results.append(measure(kind, case, args))
         # Best of the rounds: the machine is shared, and noise only ever slows a run down.
         best = {kind: (max(r[0] for r in rs), min(r[1] for r in rs)) for kind, rs in runs.items()}
-        ours, wait, std = best["ours"], best["waitress"], best["stdlib"]
-        print(
-            f"{case[0]:<11} {ours[0]:>9.0f} {wait[0]:>9.0f} {std[0]:>9.0f}"
-            f" {_ratio(ours[0], wait[0]):>6.2f}x {_ratio(ours[0], std[0]):>6.2f}x"
-            f" {ours[1]:>7.2f}ms {wait[1]:>7.2f}ms {std[1]:>7.2f}ms",
-            flush=True,
-        )
+        wait, guni, std = best["waitress"], best["gunicorn"], best["stdlib"]
+        for label, ours in ((case[0], best["ours"]), (f"{case[0]} nolog", best[EXTRA])):
+            print(
+                f"{label:<15} {ours[0]:>9.0f} {wait[0]:>9.0f} {guni[0]:>9.0f} {std[0]:>9.0f}"
+                f" {_ratio(ours[0], wait[0]):>6.2f}x {_ratio(ours[0], guni[0]):>6.2f}x"
+                f" {_ratio(ours[0], std[0]):>6.2f}x {ours[1]:>7.2f}ms {wait[1]:>7.2f}ms"
+                f" {guni[1]:>7.2f}ms",
+                flush=True,
+            )
     return 0
 
 
