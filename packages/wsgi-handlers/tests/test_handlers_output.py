@@ -1,5 +1,6 @@
 """SimpleHandler's output: partial writes retried, flushing, sendfile."""
 
+import errno
 import io
 import os
 import socket
@@ -325,3 +326,17 @@ def test_sendfile_gives_up_after_sendfile_timeout_s_without_a_reader(
         assert "TimeoutError: sendfile: socket not writable for 0.2 s" in errors.getvalue()
         assert handler.close_connection is True
         out.close()
+
+
+def test_a_platform_that_cannot_sendfile_these_files_gets_them_read(
+    big_file: Path, environ: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(*args: object) -> int:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(os, "sendfile", unsupported)
+    raw, handler, _ = serve_over_socket(file_app(big_file), environ)
+    head, body = split(raw)
+    assert body == big_file.read_bytes()
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert handler.close_connection is False

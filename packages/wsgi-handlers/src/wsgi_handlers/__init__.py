@@ -41,8 +41,9 @@ Beyond the stdlib:
   are written once: never more body bytes than a declared ``Content-Length``, no
   body for HEAD/1xx/204/304, no ``Content-Length`` on a 204, no 1xx final status,
   ``Connection: close`` whenever the connection ends after the response.
-  ``request_keep_alive(version, connection)`` and ``sendfile_source(filelike)``
-  (``os.sendfile`` only for a plain binary file) go with it.
+  ``request_keep_alive(version, connection)``, ``sendfile_source(filelike)``
+  (``os.sendfile`` only for a plain binary file) and ``sendfile_all(...)`` (the
+  ``os.sendfile`` loop) go with it.
 """
 
 from wsgi_handlers._base import CLIENT_DISCONNECTS, BaseHandler
@@ -56,8 +57,10 @@ from wsgi_handlers._response import (
     CONTENT_LENGTH,
     NO_BODY,
     ResponseWriter,
+    SendfileUnsupportedError,
     no_content_status,
     request_keep_alive,
+    sendfile_all,
     sendfile_source,
 )
 from wsgi_handlers._simple import BaseCGIHandler, SimpleHandler
@@ -72,6 +75,7 @@ __all__ = [
     "BaseHandler",
     "BoundedInput",
     "ResponseWriter",
+    "SendfileUnsupportedError",
     "SimpleHandler",
     "check_header",
     "check_response_start",
@@ -80,5 +84,6 @@ __all__ = [
     "no_content_status",
     "read_environ",
     "request_keep_alive",
+    "sendfile_all",
     "sendfile_source",
 ]

@@ -22,12 +22,13 @@ never touches a socket. The rules it applies, each from its source:
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from wsgi_handlers._checks import serialize_pairs
 from wsgi_handlers._date import date_line_now, date_line_now_str
@@ -38,8 +39,10 @@ __all__ = [
     "CONTENT_LENGTH",
     "NO_BODY",
     "ResponseWriter",
+    "SendfileUnsupportedError",
     "no_content_status",
     "request_keep_alive",
+    "sendfile_all",
     "sendfile_source",
 ]
 
@@ -97,6 +100,46 @@ def sendfile_source(filelike: object) -> tuple[int, int, int] | None:
     if not stat.S_ISREG(info.st_mode) or type(offset) is not int:
         return None
     return fd, offset, info.st_size
+
+
+_SENDFILE_UNSUPPORTED = frozenset(
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOSYS", "ENOTSUP", "EOPNOTSUPP", "ENOTSOCK")
+    if hasattr(errno, name)
+)
+
+
+class SendfileUnsupportedError(OSError):
+    """``os.sendfile`` cannot join these two files here; nothing was sent."""
+
+
+def sendfile_all(
+    out_fd: int, in_fd: int, offset: int, count: int, wait_writable: Callable[[], None]
+) -> int:
+    """Send *count* bytes of the file *in_fd* from byte *offset* to the socket *out_fd*.
+
+    The ``os.sendfile`` loop every gateway uses: *wait_writable* is called when the
+    (non-blocking) socket has no room, and should raise ``TimeoutError`` when it has
+    waited too long. Return the number of bytes sent: fewer than *count* when the file
+    ended first. Raise ``SendfileUnsupportedError`` when the platform cannot join the
+    two files (before any byte is sent, so the caller can copy instead), or the
+    ``OSError`` of a failed send.
+    """
+    sent = 0
+    while sent < count:
+        try:
+            n = os.sendfile(out_fd, in_fd, offset + sent, count - sent)
+        except BlockingIOError:
+            wait_writable()
+            continue
+        except OSError as exc:
+            if sent or exc.errno not in _SENDFILE_UNSUPPORTED:
+                raise
+            raise SendfileUnsupportedError(exc.errno, exc.strerror) from exc
+        if n == 0:  # the file shrank under us
+            break
+        sent += n
+    return sent
 
 
 class ResponseWriter:
@@ -221,7 +264,8 @@ class ResponseWriter:
             extra.append(("Transfer-Encoding", "chunked"))
         else:
             framing = CLOSE_DELIMITED
-        close = framing == CLOSE_DELIMITED or not self.keep_alive
+        # Without the HTTP/1.1 rules persistence is the gateway's business (as in wsgiref).
+        close = framing == CLOSE_DELIMITED or (self.http11 and not self.keep_alive)
         if self.http11 and close == self.request_http11:
             # RFC 9112 section 9.3: say what differs from the version's default.
             extra.append(("Connection", "close" if close else "keep-alive"))

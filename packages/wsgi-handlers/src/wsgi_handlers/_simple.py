@@ -9,7 +9,12 @@ from typing import Any, Protocol
 from wsgi_util.types import ErrorStream, InputStream
 
 from wsgi_handlers._base import BaseHandler
-from wsgi_handlers._response import CHUNKED, sendfile_source
+from wsgi_handlers._response import (
+    CHUNKED,
+    SendfileUnsupportedError,
+    sendfile_all,
+    sendfile_source,
+)
 
 _HAS_SENDFILE = hasattr(os, "sendfile") and hasattr(select, "poll")
 
@@ -126,7 +131,11 @@ class SimpleHandler(BaseHandler):
         count = writer.file_count(count)
         if count:
             self._flush()
-            writer.file_sent(self._send_file(out_fd, in_fd, offset, count))
+            try:
+                writer.file_sent(self._send_file(out_fd, in_fd, offset, count))
+            except SendfileUnsupportedError:
+                return False  # the head is out; the file goes the read() way
+
         self._after_body(writer)
         return True
 
@@ -139,24 +148,19 @@ class SimpleHandler(BaseHandler):
             return None
 
     def _send_file(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
-        sent = 0
         poller: select.poll | None = None
-        while sent < count:
-            try:
-                n = os.sendfile(out_fd, in_fd, offset + sent, count - sent)
-            except BlockingIOError:
-                # A socket with a timeout is non-blocking underneath: wait for room.
-                if poller is None:
-                    poller = select.poll()
-                    poller.register(out_fd, select.POLLOUT)
-                timeout = self.sendfile_timeout_s
-                if not poller.poll(None if timeout is None else timeout * 1000):
-                    raise TimeoutError(f"sendfile: socket not writable for {timeout} s") from None
-                continue
-            if n == 0:  # the file shrank under us
-                break
-            sent += n
-        return sent
+
+        def wait_writable() -> None:
+            # A socket with a timeout is non-blocking underneath: wait for room.
+            nonlocal poller
+            if poller is None:
+                poller = select.poll()
+                poller.register(out_fd, select.POLLOUT)
+            timeout = self.sendfile_timeout_s
+            if not poller.poll(None if timeout is None else timeout * 1000):
+                raise TimeoutError(f"sendfile: socket not writable for {timeout} s")
+
+        return sendfile_all(out_fd, in_fd, offset, count, wait_writable)
 
 
 class BaseCGIHandler(SimpleHandler):
