@@ -8,6 +8,19 @@ configured timeout (``poll``, or ``select`` where there is no ``poll``).
 ``socket.sendmsg`` and ``os.sendfile`` are used where the platform has them and the
 socket is a plain one (not TLS, whose bytes must go through the ``ssl`` module), and
 the configuration allows them; a plain send loop does the same work otherwise.
+
+A connection accepted on a TLS listener is a ``TLSConnection``: an ``ssl.SSLSocket``
+made with ``do_handshake_on_connect=False``, whose handshake the event loop drives
+(``handshake``), so that no worker waits for a client's ClientHello. Its reads and
+writes are those of a plain connection, with the two differences the ``ssl`` module
+documents for non-blocking sockets ("Notes on non-blocking sockets" in the ``ssl``
+documentation): an operation that cannot go on raises ``ssl.SSLWantReadError`` or
+``ssl.SSLWantWriteError`` rather than ``BlockingIOError`` (and a read may have to wait
+for the socket to be writable, or a write for it to be readable), and bytes already
+decrypted wait inside the ``ssl`` object (``pending``), where no selector sees them.
+Its close sends a TLS ``close_notify`` alert first (RFC 8446 section 6.1), so that a
+client can tell the end of a response delimited by the close from a truncation (RFC
+9112 section 9.8).
 """
 
 from __future__ import annotations
@@ -16,12 +29,36 @@ import contextlib
 import errno
 import os
 import select
+import selectors
 import socket
-import sys
 import threading
 from typing import Any
 
+try:
+    import ssl
+except ImportError:  # a Python built without OpenSSL: no socket is a TLS socket
+    _HAS_SSL = False
+    # What a non-blocking TLS socket raises when it must wait (never raised here).
+    _WANT_READ: tuple[type[OSError], ...] = ()
+    _WANT_WRITE: tuple[type[OSError], ...] = ()
+else:
+    _HAS_SSL = True
+    _WANT_READ = (ssl.SSLWantReadError,)
+    _WANT_WRITE = (ssl.SSLWantWriteError,)
+
 _RECV_SIZE = 65536
+# The selector events a connection waits for (TLS: a read may need the socket writable).
+EVENT_READ = selectors.EVENT_READ
+EVENT_WRITE = selectors.EVENT_WRITE
+# An operation on a non-blocking socket that must wait for it to be readable (plain
+# sockets raise BlockingIOError; TLS ones ssl.SSLWantReadError), or writable.
+RECV_BLOCKED: tuple[type[OSError], ...] = (BlockingIOError, *_WANT_READ)
+SEND_BLOCKED: tuple[type[OSError], ...] = (BlockingIOError, *_WANT_WRITE)
+# What a TLS socket raises when it must wait for the other direction: a read that has
+# a record to write first (ssl.SSLWantWriteError), or a write that has one to read.
+RECV_NEEDS_WRITE = _WANT_WRITE
+SEND_NEEDS_READ = _WANT_READ
+SEND_WAITS = SEND_BLOCKED + SEND_NEEDS_READ
 _FILE_BLOCK = 65536
 _HAS_SENDMSG = hasattr(socket.socket, "sendmsg")
 _HAS_SENDFILE = hasattr(os, "sendfile")
@@ -62,10 +99,14 @@ else:  # Windows
         return os.read(fd, size)
 
 
+def as_tls(sock: socket.socket) -> ssl.SSLSocket | None:
+    """Return *sock* if it is a TLS socket (``ssl.SSLContext.wrap_socket``), else None."""
+    return sock if _HAS_SSL and isinstance(sock, ssl.SSLSocket) else None
+
+
 def _is_plain(sock: socket.socket) -> bool:
     """Say whether *sock* sends its bytes as they are (a TLS socket does not)."""
-    ssl = sys.modules.get("ssl")  # no TLS socket can exist before ssl is imported
-    return ssl is None or not isinstance(sock, ssl.SSLSocket)
+    return as_tls(sock) is None
 
 
 class Connection:
@@ -79,6 +120,8 @@ class Connection:
         "client_done",
         "closed",
         "deadline",
+        "established",
+        "events",
         "fd",
         "head_started",
         "host",
@@ -116,6 +159,8 @@ class Connection:
         self.deadline = deadline  # time.monotonic() seconds
         self.head_started = False
         self.registered = False  # with the engine's selector
+        self.events = EVENT_READ  # what it is (or is to be) registered for
+        self.established = True  # its TLS handshake is done (a plain one has none)
         self.busy = False  # a worker is serving it
         self.parked = False  # left out of polling until the worker serving it is done
         self.lingering = False  # being closed: what arrives is read and discarded
@@ -136,8 +181,10 @@ class Connection:
         while True:
             try:
                 return self.sock.recv(size)
-            except BlockingIOError:
+            except RECV_BLOCKED:
                 self._wait(False, self.body_timeout_s)
+            except RECV_NEEDS_WRITE:
+                self._wait(True, self.body_timeout_s)
 
     def read_some(self, size: int) -> bytes:
         """Return up to *size* bytes: first those received ahead, then from the socket."""
@@ -173,16 +220,21 @@ class Connection:
         sock = self.sock
         try:
             sent = sock.send(data)
-        except BlockingIOError:
+        except SEND_WAITS:
             sent = 0
         if sent == len(data):
             return
+        # A TLS write that had to wait is retried with the same bytes, as OpenSSL asks
+        # (SSL_write(3)): the view starts where the last send that returned ended.
         view = memoryview(data)[sent:]
         while view:
             try:
                 sent = sock.send(view)
-            except BlockingIOError:
+            except SEND_BLOCKED:
                 self._wait(True, self.send_timeout_s)
+                continue
+            except SEND_NEEDS_READ:
+                self._wait(False, self.send_timeout_s)
                 continue
             view = view[sent:]
 
@@ -236,6 +288,29 @@ class Connection:
             sent += len(data)
         return sent
 
+    # -- the TLS steps (a plain connection has none) ------------------------------------
+
+    def handshake(self) -> int:
+        """Go on with the TLS handshake; return 0 once it is done, else the selector
+        events (``EVENT_READ`` or ``EVENT_WRITE``) to wait for before calling again.
+
+        Raise ``OSError`` (``ssl.SSLError`` included) if it fails. A plain connection
+        has no handshake: 0.
+        """
+        return 0
+
+    def pending(self) -> int:
+        """Bytes received and decrypted but not read yet (TLS), which no selector
+        reports; 0 for a plain connection."""
+        return 0
+
+    def shutdown_write(self) -> None:
+        """Shut the sending side: the client reads the end of the stream.
+
+        Raise ``OSError`` if the client is gone.
+        """
+        self.sock.shutdown(socket.SHUT_WR)
+
     def close(self) -> None:
         """Close the socket (the caller has taken it out of the event loop).
 
@@ -245,3 +320,84 @@ class Connection:
         self.closed = True
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+class TLSConnection(Connection):
+    """A connection accepted on a TLS listener: its handshake, its close_notify.
+
+    The socket is made by the listener's ``ssl.SSLContext`` with ``server_side=True``
+    and ``do_handshake_on_connect=False``; the event loop calls ``handshake`` each
+    time the socket is ready until it says 0, and serves the connection only then.
+    Sending and receiving are the base class's (which know the TLS exceptions);
+    ``sendmsg`` and ``os.sendfile`` are off, as for every socket that is not plain.
+    """
+
+    __slots__ = ("notified", "tls")
+
+    def __init__(
+        self,
+        sock: ssl.SSLSocket,
+        addr: Any,
+        *,
+        deadline: float,
+        body_timeout_s: float,
+        send_timeout_s: float,
+    ) -> None:
+        super().__init__(
+            sock,
+            addr,
+            deadline=deadline,
+            body_timeout_s=body_timeout_s,
+            send_timeout_s=send_timeout_s,
+            use_sendmsg=False,
+            use_sendfile=False,
+        )
+        self.tls = sock  # the same socket, typed as what it is
+        self.established = False
+        self.notified = False  # close_notify sent, or not to be sent any more
+
+    def handshake(self) -> int:
+        """Go on with the TLS handshake (``ssl.SSLSocket.do_handshake``, non-blocking).
+
+        Return 0 once it is done, else the selector events to wait for; raise
+        ``OSError`` (``ssl.SSLError`` included) if it fails: a client speaking plain
+        HTTP to the TLS port, a certificate the client refuses, a reset.
+        """
+        try:
+            self.tls.do_handshake()
+        except _WANT_READ:
+            return EVENT_READ
+        except _WANT_WRITE:
+            return EVENT_WRITE
+        self.established = True
+        return 0
+
+    def pending(self) -> int:
+        """Bytes of the records read so far that are decrypted but not read yet."""
+        return self.tls.pending()
+
+    def shutdown_write(self) -> None:
+        """Send close_notify (RFC 8446 section 6.1), then shut the TCP sending side.
+
+        The ``ssl`` object is dropped with the shutdown (``ssl.SSLSocket.shutdown``):
+        what the client still sends is read raw, to be discarded, not decrypted.
+        """
+        self._close_notify()
+        self.tls.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """Send close_notify if it has not been sent, then close the socket."""
+        self._close_notify()
+        super().close()
+
+    def _close_notify(self) -> None:
+        """Send the close_notify alert once, if the handshake is done and the socket
+        takes it now (a full send buffer or a gone client means a close without it).
+
+        ``ssl.SSLSocket.unwrap`` sends the alert, then asks for the client's, which
+        a non-blocking socket does not wait for (``ssl.SSLWantReadError``).
+        """
+        if self.established and not self.notified:
+            self.notified = True
+            with contextlib.suppress(OSError, ValueError):
+                self.tls.unwrap()
