@@ -33,6 +33,23 @@ before the client has read it.) The lingering is done by the event loop, not by 
 worker. A client that asked for the close itself and sent no body has nothing more to
 send, and its connection is closed at once.
 
+A TLS listener (``httpd.socket = context.wrap_socket(httpd.socket, server_side=True)``,
+the standard library's recipe for HTTPS) is served with handshakes that hold no
+worker: the engine accepts on the TCP socket underneath (``ssl.SSLSocket.accept`` would
+do a blocking handshake), wraps each connection with the listener's context and
+``do_handshake_on_connect=False``, and drives the handshake from the event loop,
+polling the socket for what it waits for (readable, or writable). The header deadline
+(``header_timeout_s``) runs from the accept, handshake included; a handshake that fails
+(a plain HTTP client on the TLS port, a client refusing the certificate) closes the
+connection with a debug log line. Then the connection is served as a plain one, except
+that after each read the bytes the ``ssl`` object holds decrypted (``pending()``, which
+no selector sees) are served before it goes back to the selector. Lingering sends TLS
+``close_notify`` (RFC 8446 section 6.1), shuts the TCP sending side and discards what
+arrives as raw bytes; every other close sends ``close_notify`` too, when the socket
+takes it at once. Requests on a TLS listener have ``wsgi.url_scheme`` ``"https"`` and
+``HTTPS`` ``"on"`` (PEP 3333; RFC 9110 section 4.2.2). Which way a connection is
+served is chosen once per engine: a plain listener's path has no TLS step.
+
 A worker thread that dies anyway (an exception escaping the loop, ``BaseException``
 included) is logged through the ``wsgi_simple_server`` logger and replaced, so the
 pool keeps its size; the connection it was serving is closed.
@@ -42,6 +59,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import selectors
 import socket
@@ -49,16 +67,27 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wsgi_simple_server._config import ServerConfig
-from wsgi_simple_server._connection import Connection
+from wsgi_simple_server._connection import (
+    EVENT_READ,
+    EVENT_WRITE,
+    RECV_BLOCKED,
+    RECV_NEEDS_WRITE,
+    Connection,
+    TLSConnection,
+    as_tls,
+)
 from wsgi_simple_server._exchange import EnvironBuilder, Hooks, run_exchange
 from wsgi_simple_server._parser import ParseError, find_head_end, parse_head
 
+if TYPE_CHECKING:
+    import ssl
+
 logger = logging.getLogger("wsgi_simple_server")
 
-_READ = selectors.EVENT_READ
+_READ = EVENT_READ
 _ACCEPT_BATCH = 64
 _RECV_SIZE = 65536
 _CRLF = b"\r\n"
@@ -110,6 +139,19 @@ class Engine:
         # connection before it is served (None: every connection is served).
         self._verify = verify
         self.conns: dict[int, Connection] = {}
+        # A TLS listener's connections have a handshake first and are read record by
+        # record (decided here, once: the plain path has no TLS step).
+        self._accept_socket: Callable[[], tuple[socket.socket, Any]] = listener.accept
+        self._open_connection: Callable[[socket.socket, Any, float], Connection | None]
+        self._open_connection = self._connection
+        self._serve_ready: Callable[[Connection], None] = self._serve
+        if (tls := as_tls(listener)) is not None:
+            # The TCP accept: SSLSocket.accept would do a blocking handshake.
+            self._accept_socket = functools.partial(socket.socket.accept, tls)
+            self._open_connection = functools.partial(self._tls_connection, tls)
+            self._serve_ready = self._serve_tls
+            environ_builder.base["wsgi.url_scheme"] = "https"
+            environ_builder.base["HTTPS"] = "on"
         self.stopping = False
         self._selector = config.selector_class()()
         self._wake_on_change = not isinstance(self._selector, _KERNEL_SELECTORS)
@@ -190,8 +232,10 @@ class Engine:
             # Still busy past the timeout: cut the connection under the worker, which
             # then fails its next send and closes the socket itself. (Closing it here
             # could let a new socket reuse the descriptor the worker still writes to.)
+            # The TCP socket's shutdown: a TLS socket's would drop the ssl object the
+            # worker is using.
             with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_RDWR)
+                socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
         with self._state:
             threads = self._threads[:]
             self._threads.clear()
@@ -341,7 +385,7 @@ class Engine:
         try:
             if not conn.closed:
                 conn.busy = True
-                self._serve(conn)
+                self._serve_ready(conn)
         except BaseException:
             self._close(conn)  # in an unknown state: the worker's end is its end
             raise
@@ -384,12 +428,23 @@ class Engine:
         if conn.registered:
             return True
         try:
-            self._selector.register(conn.fd, _READ)
+            self._selector.register(conn.fd, conn.events)
         except KeyError:  # registered already
             pass
         except (OSError, ValueError):
             return False
         conn.registered = True
+        if self._waiting and self._wake_on_change:
+            self._wake()
+        return True
+
+    def _modify(self, conn: Connection, events: int) -> bool:
+        """Have registered *conn* polled for *events*; say False if its socket cannot be."""
+        try:
+            self._selector.modify(conn.fd, events)
+        except (KeyError, OSError, ValueError):
+            return False
+        conn.events = events
         if self._waiting and self._wake_on_change:
             self._wake()
         return True
@@ -405,10 +460,11 @@ class Engine:
     def _accept(self) -> None:
         config = self.config
         deadline = time.monotonic() + config.header_timeout_s
+        accept, open_connection = self._accept_socket, self._open_connection
         first: Connection | None = None
         for _ in range(_ACCEPT_BATCH):
             try:
-                sock, addr = self.listener.accept()
+                sock, addr = accept()
             except BlockingIOError:
                 break
             except OSError:  # e.g. EMFILE: leave the rest in the backlog for a moment
@@ -418,22 +474,11 @@ class Engine:
                 len(self.conns) >= config.max_connections
                 or self.stopping
                 or sock.fileno() >= self._fd_limit
-                or not self._verified(sock, addr)
             ):
                 sock.close()
                 continue
-            sock.setblocking(False)
-            if sock.family in _INET:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(
-                sock,
-                addr,
-                deadline=deadline,
-                body_timeout_s=config.body_timeout_s,
-                send_timeout_s=config.send_timeout_s,
-                use_sendmsg=config.use_sendmsg,
-                use_sendfile=config.use_sendfile,
-            )
+            if (conn := open_connection(sock, addr, deadline)) is None:
+                continue
             self.conns[conn.fd] = conn
             if first is None:
                 first = conn
@@ -443,15 +488,74 @@ class Engine:
             if not registered:
                 self._close(conn)
         if first is not None:
-            # Clients send their request right after connecting: read it now rather
-            # than after a trip through the selector (the others are left to the workers).
+            # Clients send their request (or ClientHello) right after connecting: read
+            # it now rather than after a trip through the selector (the others are left
+            # to the workers).
             with first.lock:
                 if not first.closed:
                     try:
-                        self._serve(first)
+                        self._serve_ready(first)
                     except BaseException:
                         self._close(first)
                         raise
+
+    def _connection(self, sock: socket.socket, addr: Any, deadline: float) -> Connection | None:
+        """The connection of an accepted socket, or None (the socket closed) if refused."""
+        if not self._verified(sock, addr):
+            sock.close()
+            return None
+        sock.setblocking(False)
+        if sock.family in _INET:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        config = self.config
+        return Connection(
+            sock,
+            addr,
+            deadline=deadline,
+            body_timeout_s=config.body_timeout_s,
+            send_timeout_s=config.send_timeout_s,
+            use_sendmsg=config.use_sendmsg,
+            use_sendfile=config.use_sendfile,
+        )
+
+    def _tls_connection(
+        self, listener: ssl.SSLSocket, sock: socket.socket, addr: Any, deadline: float
+    ) -> Connection | None:
+        """The connection of a socket accepted on a TLS listener, its handshake to come.
+
+        The socket is wrapped with the listener's context (``server_side=True``,
+        ``do_handshake_on_connect=False``, the listener's ``suppress_ragged_eofs``)
+        before ``verify_request`` sees it, so that the hook gets an ``ssl.SSLSocket``
+        as in the standard library, but one whose handshake is still to come (its
+        ``getpeercert()`` raises ``ValueError``). A refused or failed one is closed
+        (None).
+        """
+        if sock.family in _INET:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            tls_sock = listener.context.wrap_socket(
+                sock,
+                server_side=True,
+                do_handshake_on_connect=False,
+                # An attribute of every SSLSocket that typeshed does not declare.
+                suppress_ragged_eofs=getattr(listener, "suppress_ragged_eofs", True),
+            )
+        except OSError as exc:  # e.g. the client is gone already
+            logger.debug("TLS connection from %s not opened: %s", addr, exc)
+            sock.close()
+            return None
+        if not self._verified(tls_sock, addr):
+            tls_sock.close()
+            return None
+        tls_sock.setblocking(False)
+        config = self.config
+        return TLSConnection(
+            tls_sock,
+            addr,
+            deadline=deadline,
+            body_timeout_s=config.body_timeout_s,
+            send_timeout_s=config.send_timeout_s,
+        )
 
     def _verified(self, sock: socket.socket, addr: Any) -> bool:
         """Ask the server's ``verify_request``; a hook that fails refuses the connection."""
@@ -488,7 +592,7 @@ class Engine:
             self._close(conn)
             return
         try:
-            conn.sock.shutdown(socket.SHUT_WR)
+            conn.shutdown_write()  # TLS: close_notify first, then raw bytes are discarded
         except OSError:  # the client is gone already
             self._close(conn)
             return
@@ -500,7 +604,7 @@ class Engine:
         conn.deadline = time.monotonic() + config.linger_timeout_s
         self._discard(conn)  # what has arrived already, maybe the client's EOF too
         if not conn.closed:
-            self._rearm(conn)
+            self._await(conn, _READ)  # TLS: it may have been polled for writing
 
     def _discard(self, conn: Connection) -> None:
         """Read and drop what a lingering connection sends; close it at EOF or past budget."""
@@ -538,6 +642,63 @@ class Engine:
             self._rearm(conn)
         else:
             self._linger(conn)
+
+    def _serve_tls(self, conn: Connection) -> None:
+        """``_serve`` for a connection accepted on a TLS listener.
+
+        Until its handshake is done, go on with it (``Connection.handshake``) and poll
+        for what it waits for. Then read as ``_serve`` does, with two differences
+        (the ``ssl`` documentation's "Notes on non-blocking sockets"): a read may
+        have to wait for the socket to be writable (a record to send first), and the
+        bytes the ``ssl`` object holds decrypted after a read (``pending()``) are
+        served before the connection goes back to the selector, which cannot see them.
+        A lingering connection has no ``ssl`` object any more and is ``_serve``'s.
+        """
+        if not conn.established and not self._handshake(conn):
+            return
+        if conn.lingering:
+            self._serve(conn)
+            return
+        while True:
+            try:
+                data = conn.sock.recv(_RECV_SIZE)
+            except RECV_BLOCKED:
+                events = _READ
+                break
+            except RECV_NEEDS_WRITE:
+                events = EVENT_WRITE
+                break
+            except OSError:
+                data = b""
+            if not data:
+                self._close(conn)
+                return
+            conn.buf += data
+            if not self._serve_buffered(conn):
+                self._linger(conn)
+                return
+            if not conn.pending():
+                events = _READ
+                break
+        self._await(conn, events)
+
+    def _handshake(self, conn: Connection) -> bool:
+        """Go on with *conn*'s TLS handshake; say whether it is done.
+
+        Not done: *conn* is polled for what the handshake waits for, or closed if it
+        failed (a debug log line, no traceback: a client speaking plain HTTP to the
+        TLS port, or refusing the certificate, is the client's business).
+        """
+        try:
+            wait = conn.handshake()
+        except OSError as exc:  # ssl.SSLError included
+            logger.debug("TLS handshake with %s failed: %s", conn.host, exc)
+            self._close(conn)
+            return False
+        if wait:
+            self._await(conn, wait)
+            return False
+        return True
 
     def _serve_buffered(self, conn: Connection) -> bool:
         """Serve the complete requests in *conn*'s buffer; say whether to keep it open.
@@ -589,6 +750,22 @@ class Engine:
                 if not self._exiting and (conn.parked or self._register(conn)):
                     return  # a parked one is registered when it is unparked
             self._close(conn)
+
+    def _await(self, conn: Connection, events: int) -> None:
+        """Have *conn* polled for *events* (``_rearm`` for a TLS connection, whose
+        handshake or reads may wait for the socket to be writable)."""
+        if conn.registered and conn.events == events:
+            return
+        with self._state:
+            if not self._exiting:
+                if conn.registered:
+                    if self._modify(conn, events):
+                        return
+                else:
+                    conn.events = events  # a parked one is registered so when unparked
+                    if conn.parked or self._register(conn):
+                        return
+        self._close(conn)
 
     def _refuse(self, conn: Connection, error: ParseError) -> None:
         """Send the error response of a request that cannot be served (the caller lingers)."""
