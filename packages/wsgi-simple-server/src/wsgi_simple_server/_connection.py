@@ -26,13 +26,14 @@ client can tell the end of a response delimited by the close from a truncation (
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import select
 import selectors
 import socket
 import threading
 from typing import Any
+
+from wsgi_handlers import SendfileUnsupportedError, sendfile_all
 
 try:
     import ssl
@@ -62,12 +63,6 @@ SEND_WAITS = SEND_BLOCKED + SEND_NEEDS_READ
 _FILE_BLOCK = 65536
 _HAS_SENDMSG = hasattr(socket.socket, "sendmsg")
 _HAS_SENDFILE = hasattr(os, "sendfile")
-# What os.sendfile raises, before sending anything, for a pair of files it cannot join.
-_SENDFILE_UNSUPPORTED = frozenset(
-    getattr(errno, name)
-    for name in ("EINVAL", "ENOSYS", "ENOTSUP", "EOPNOTSUPP", "ENOTSOCK")
-    if hasattr(errno, name)
-)
 
 if hasattr(select, "poll"):
     _POLLIN = select.POLLIN | select.POLLPRI
@@ -261,22 +256,12 @@ class Connection:
         """
         if not self.sendfile_ok:
             return self._copy_file(in_fd, offset, count)
-        sent = 0
-        out_fd = self.fd
-        while sent < count:
-            try:
-                n = os.sendfile(out_fd, in_fd, offset + sent, count - sent)
-            except BlockingIOError:
-                self._wait(True, self.send_timeout_s)
-                continue
-            except OSError as exc:
-                if sent or exc.errno not in _SENDFILE_UNSUPPORTED:
-                    raise
-                return self._copy_file(in_fd, offset, count)
-            if n == 0:
-                break
-            sent += n
-        return sent
+        try:
+            return sendfile_all(
+                self.fd, in_fd, offset, count, lambda: self._wait(True, self.send_timeout_s)
+            )
+        except SendfileUnsupportedError:
+            return self._copy_file(in_fd, offset, count)
 
     def _copy_file(self, in_fd: int, offset: int, count: int) -> int:
         sent = 0
