@@ -133,11 +133,6 @@ class Engine:
         self.get_app = get_app
         self.environ_builder = environ_builder
         self.config = config
-        self.server_software = server_software
-        self.hooks = hooks
-        # The server's verify_request(socket, client_address), asked once per
-        # connection before it is served (None: every connection is served).
-        self._verify = verify
         self.conns: dict[int, Connection] = {}
         # A TLS listener's connections have a handshake first and are read record by
         # record (decided here, once: the plain path has no TLS step).
@@ -176,6 +171,13 @@ class Engine:
         # starts with these, so a demoted worker never sits on other clients' events.
         self._pending: collections.deque[int] = collections.deque()
         self._listening = False
+        # What the exchanges need of the server: its name for the Server field, and
+        # the request handler's hooks.
+        self.server_software = server_software
+        self.hooks = hooks
+        # The server's verify_request(socket, client_address), asked once per
+        # connection before it is served (None: every connection is served).
+        self._verify = verify
 
     # -- life cycle -----------------------------------------------------------------
 
