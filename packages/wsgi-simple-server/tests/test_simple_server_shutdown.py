@@ -134,3 +134,30 @@ def test_load_app_resolves_module_colon_name() -> None:
     assert load_app("wsgi_simple_server:demo_app").__name__ == "demo_app"
     with pytest.raises(AttributeError):
         load_app("wsgi_simple_server:nothing_here")
+
+
+def test_an_application_that_calls_shutdown_gets_its_response_and_the_server_stops(
+    kit: Any,
+) -> None:
+    # The /quit route of many wsgiref users (a ThreadingMixIn server): shutdown() from
+    # a worker asks for the stop and returns; the request still gets its response.
+    server: Any = None
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        server.shutdown()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"bye"]
+
+    server = make_server("127.0.0.1", 0, app, config=kit.QUIET)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        with kit.connect(server, timeout=10) as sock:
+            sock.sendall(b"GET /quit HTTP/1.1\r\nHost: t\r\n\r\n")
+            response = kit.Reader(sock).response()
+        thread.join(10)
+        assert not thread.is_alive()
+    finally:
+        server.server_close()
+    assert response.body == b"bye"
+    assert response.header("Connection") == "close"

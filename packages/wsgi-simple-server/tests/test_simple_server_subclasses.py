@@ -250,3 +250,59 @@ def test_class_attributes_of_a_server_subclass_are_honoured(kit: Any) -> None:
             assert kit.Reader(sock).response().body == b"hi"
             sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
             assert kit.Reader(sock).response().status == 200  # kept alive
+
+
+def test_get_environ_may_use_the_connection_as_the_stdlib_gives_it(kit: Any) -> None:
+    class Peer(WSGIRequestHandler):
+        def get_environ(self) -> dict[str, Any]:
+            env = super().get_environ()
+            env["myapp.peer"] = repr(self.connection.getpeername()[0])
+            env["myapp.same"] = str(self.request is self.connection)
+            return env
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{environ['myapp.peer']} {environ['myapp.same']}".encode()]
+
+    with kit.running(app, handler_class=Peer) as server, kit.connect(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert kit.Reader(sock).response().body == b"'127.0.0.1' True"
+
+
+def test_a_failing_get_environ_gets_the_error_page_and_the_server_goes_on(kit: Any) -> None:
+    class Broken(WSGIRequestHandler):
+        def get_environ(self) -> dict[str, Any]:
+            if self.path == "/broken":
+                raise RuntimeError("get_environ failed")
+            return super().get_environ()
+
+    config = kit.QUIET.replace(threads=1)
+    with kit.running(kit.echo_app, config, handler_class=Broken) as server:
+        for _ in range(3):  # more failures than workers
+            with kit.connect(server) as sock:
+                sock.sendall(b"GET /broken HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert kit.Reader(sock).response().status == 500
+        with kit.connect(server) as sock:
+            sock.sendall(b"POST /fine HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok")
+            assert kit.Reader(sock).response().body == b"ok"
+
+
+def test_a_handler_with_its_own_init_is_served_the_stdlib_way(kit: Any) -> None:
+    lines: list[str] = []
+
+    class Prefixed(WSGIRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.prefix = "myapp"
+            super().__init__(*args, **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            lines.append(f"{self.prefix} {format % args}")
+
+    with kit.running(kit.echo_app, handler_class=Prefixed) as server:
+        reason = server.stdlib_path_reason()
+        assert reason is not None
+        assert reason.endswith("Prefixed.__init__ is overridden")
+        with kit.connect(server) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            assert kit.read_all(sock).startswith(b"HTTP/1.0 200 OK\r\n")
+    assert lines == ['myapp "GET / HTTP/1.0" 200 0']

@@ -181,6 +181,10 @@ class Engine:
 
     # -- life cycle -----------------------------------------------------------------
 
+    def runs_on_current_thread(self) -> bool:
+        """Whether the calling thread is one of the engine's workers (an application)."""
+        return threading.current_thread() in self._threads
+
     def start(self) -> None:
         """Start the workers and begin accepting."""
         self.listener.setblocking(False)

@@ -98,8 +98,8 @@ class Hooks(Protocol):
     custom_environ: bool  # get_environ or get_stderr is overridden
     custom_log: bool  # log_request, log_message, address_string, ... is overridden
 
-    def environ(self, request: Request, client_address: Any) -> tuple[dict[str, Any], Any]: ...
-    def log_request(self, request: Request, client_address: Any, code: str, size: int) -> None: ...
+    def environ(self, request: Request, conn: Connection) -> tuple[dict[str, Any], Any]: ...
+    def log_request(self, request: Request, conn: Connection, code: str, size: int) -> None: ...
     def render_error(self, error: ParseError, client_address: Any) -> bytes: ...
 
 
@@ -348,27 +348,23 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
     else:
         wsgi_input = _make_input(exchange, conn, request, config)
     exchange.body_input = wsgi_input
-    hooks = site.hooks
-    if hooks.custom_environ:
-        environ = site.environ_builder.base.copy()
-        environ["wsgi.input"] = wsgi_input
-        cgi_vars, environ["wsgi.errors"] = hooks.environ(request, conn.addr)
-        environ.update(cgi_vars)
-    else:
-        environ = site.environ_builder.build(request, conn, wsgi_input)
-    if spool is not None:
-        # The body is decoded now: an application must not decode it again (Bottle does).
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
-        environ["CONTENT_LENGTH"] = str(request.content_length)
     try:
+        environ = _environ(site, request, conn, wsgi_input, exchange)
+        if environ is None:
+            return False
+        if spool is not None:
+            # The body is decoded now: an application must not decode it again (Bottle
+            # does), and its length is known.
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            environ["CONTENT_LENGTH"] = str(request.content_length)
         if not _run_app(app, environ, exchange):
             return False
     finally:
         if spool is not None:
             spool.close()
-    if hooks.custom_log:
+    if site.hooks.custom_log:
         code = (exchange.status or "500").split(" ", 1)[0]
-        hooks.log_request(request, conn.addr, code, exchange.bytes_sent)
+        site.hooks.log_request(request, conn, code, exchange.bytes_sent)
     elif config.access_log and access_logger.isEnabledFor(logging.INFO):
         code = (exchange.status or "500").split(" ", 1)[0]
         log_access(conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
@@ -376,6 +372,28 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
         return False
     # A spooled body has left the connection already, whatever the application read.
     return spool is not None or _body_done(exchange, wsgi_input, config)
+
+
+def _environ(
+    site: Site, request: Request, conn: Connection, wsgi_input: BodyInput, exchange: Exchange
+) -> dict[str, Any] | None:
+    """The environ of *request*: the engine's, or the request handler's ``get_environ``
+    and ``get_stderr`` when a subclass overrides them (None: they failed, and the error
+    page is sent)."""
+    hooks = site.hooks
+    if not hooks.custom_environ:
+        return site.environ_builder.build(request, conn, wsgi_input)
+    environ = site.environ_builder.base.copy()
+    environ["wsgi.input"] = wsgi_input
+    try:
+        cgi_vars, environ["wsgi.errors"] = hooks.environ(request, conn)
+        environ.update(cgi_vars)
+    except Exception:
+        # The handler's get_environ failed: the application's kind of error.
+        error_logger.exception("get_environ failed for %r", request.requestline)
+        exchange.error_output()
+        return None
+    return environ
 
 
 def _body_done(exchange: Exchange, wsgi_input: BodyInput, config: ServerConfig) -> bool:

@@ -33,6 +33,7 @@ from wsgi_util import FileWrapper, guess_scheme
 from wsgi_util.types import WSGIApplication
 
 from wsgi_simple_server._config import DEFAULT_CONFIG, ServerConfig
+from wsgi_simple_server._connection import Connection
 from wsgi_simple_server._engine import Engine
 from wsgi_simple_server._errors import render_error
 from wsgi_simple_server._exchange import EnvironBuilder
@@ -144,8 +145,8 @@ class WSGIServer(HTTPServer):
         """Why ``serve_forever`` serves as the standard library does, or None.
 
         Only overrides that take the socket itself do that: on the request handler
-        ``handle``, ``handle_one_request``, ``setup``, ``finish`` or
-        ``parse_request``; on the server ``get_request``, ``finish_request``,
+        ``__init__`` (which serves the socket), ``handle``, ``handle_one_request``,
+        ``setup``, ``finish`` or ``parse_request``; on the server ``get_request``, ``finish_request``,
         ``shutdown_request``, ``close_request`` or a ``process_request`` other than
         ``socketserver``'s ``ThreadingMixIn``/``ForkingMixIn`` (whose work the
         engine's pool does). Every other hook is called by the engine.
@@ -230,10 +231,20 @@ class WSGIServer(HTTPServer):
         self._stop_requested.set()
 
     def shutdown(self) -> None:
-        """Stop ``serve_forever`` and wait until it has returned."""
+        """Stop ``serve_forever`` and wait until it has returned.
+
+        Called by an application (from a worker thread, as a ``/quit`` route does with
+        a ``ThreadingMixIn`` server under the standard library), it asks for the stop
+        and returns at once: the request that called it still gets its response, and
+        ``serve_forever`` returns when it is done (waiting here would wait for itself).
+        """
         if not self._engine_stopped.is_set():
             self._stop_requested.set()
-            self._engine_stopped.wait()
+            engine = self._engine
+            if engine is not None:
+                engine.stopping = True  # responses from now on say Connection: close
+            if engine is None or not engine.runs_on_current_thread():
+                self._engine_stopped.wait()
             return
         super().shutdown()
 
@@ -321,7 +332,7 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
 
 # Overriding one of these makes serve_forever serve as the standard library does:
 # they take the socket itself.
-_SOCKET_HOOKS = ("handle", "handle_one_request", "setup", "finish", "parse_request")
+_SOCKET_HOOKS = ("__init__", "handle", "handle_one_request", "setup", "finish", "parse_request")
 _SERVER_SOCKET_HOOKS = (
     "get_request",
     "finish_request",
@@ -366,11 +377,13 @@ class RequestHooks:
             handler, ("send_error", "log_error", "version_string", "date_time_string")
         )
 
-    def view(self, request: Request, client_address: Any) -> WSGIRequestHandler:
-        """An instance of the handler class for *request*, without a socket."""
+    def view(self, request: Request, conn: Connection) -> WSGIRequestHandler:
+        """An instance of the handler class for *request* on *conn* (its ``request``
+        and ``connection`` are the socket; it reads and writes nothing itself)."""
         handler = self.handler_class.__new__(self.handler_class)
         handler.server = self.server
-        handler.client_address = client_address
+        handler.client_address = conn.addr
+        handler.request = handler.connection = conn.sock
         handler.requestline = request.requestline
         handler.raw_requestline = (request.requestline + "\r\n").encode("iso-8859-1")
         handler.command = request.method
@@ -380,19 +393,19 @@ class RequestHooks:
         handler.close_connection = not request.keep_alive
         return handler
 
-    def environ(self, request: Request, client_address: Any) -> tuple[dict[str, Any], Any]:
+    def environ(self, request: Request, conn: Connection) -> tuple[dict[str, Any], Any]:
         """``get_environ()`` and ``get_stderr()`` of a handler view for *request*."""
-        handler = self.view(request, client_address)
+        handler = self.view(request, conn)
         headers = http.client.HTTPMessage()
         for name, value in request.headers:
             headers[name] = value
         handler.headers = headers
         return handler.get_environ(), handler.get_stderr()
 
-    def log_request(self, request: Request, client_address: Any, code: str, size: int) -> None:
+    def log_request(self, request: Request, conn: Connection, code: str, size: int) -> None:
         """``log_request(code, size)`` of a handler view, as ``ServerHandler.close`` calls it."""
         try:
-            self.view(request, client_address).log_request(code, size)
+            self.view(request, conn).log_request(code, size)
         except Exception:
             _log.exception("the request handler's log_request failed")
 
