@@ -306,3 +306,21 @@ def test_a_handler_with_its_own_init_is_served_the_stdlib_way(kit: Any) -> None:
             sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
             assert kit.read_all(sock).startswith(b"HTTP/1.0 200 OK\r\n")
     assert lines == ['myapp "GET / HTTP/1.0" 200 0']
+
+
+def test_make_server_returns_the_server_class_it_is_given(kit: Any) -> None:
+    class Counting(WSGIServer):
+        counter: int = 0
+
+    from wsgi_simple_server import make_server  # noqa: PLC0415 - the typed call under test
+
+    server = make_server("127.0.0.1", 0, kit.hello_app, Counting)
+    try:
+        count: int = server.counter  # mypy --strict checks that the type is Counting
+        assert type(server) is Counting
+        assert count == 0
+        by_keyword = make_server("127.0.0.1", 0, kit.hello_app, server_class=Counting)
+        by_keyword.server_close()
+        assert by_keyword.counter == 0
+    finally:
+        server.server_close()

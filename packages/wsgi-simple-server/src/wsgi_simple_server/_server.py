@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from platform import python_implementation
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from wsgi_handlers import BaseHandler, BoundedInput, SimpleHandler
 from wsgi_util import FileWrapper, guess_scheme
@@ -146,10 +146,11 @@ class WSGIServer(HTTPServer):
 
         Only overrides that take the socket itself do that: on the request handler
         ``__init__`` (which serves the socket), ``handle``, ``handle_one_request``,
-        ``setup``, ``finish`` or ``parse_request``; on the server ``get_request``, ``finish_request``,
-        ``shutdown_request``, ``close_request`` or a ``process_request`` other than
-        ``socketserver``'s ``ThreadingMixIn``/``ForkingMixIn`` (whose work the
-        engine's pool does). Every other hook is called by the engine.
+        ``setup``, ``finish`` or ``parse_request``; on the server ``get_request``,
+        ``finish_request``, ``shutdown_request``, ``close_request`` or a
+        ``process_request`` other than ``socketserver``'s ``ThreadingMixIn``/
+        ``ForkingMixIn`` (whose work the engine's pool does). Every other hook is
+        called by the engine.
         """
         handler = self.RequestHandlerClass
         if not (isinstance(handler, type) and issubclass(handler, WSGIRequestHandler)):
@@ -423,6 +424,38 @@ class RequestHooks:
             return render_error(error, client_address, log=log)
 
 
+_S = TypeVar("_S", bound=WSGIServer)
+
+
+@overload
+def make_server(
+    host: str,
+    port: int,
+    app: WSGIApplication,
+    *,
+    handler_class: type[BaseHTTPRequestHandler] = ...,
+    config: ServerConfig | None = ...,
+) -> WSGIServer: ...
+@overload
+def make_server(
+    host: str,
+    port: int,
+    app: WSGIApplication,
+    server_class: type[_S],
+    handler_class: type[BaseHTTPRequestHandler] = ...,
+    *,
+    config: ServerConfig | None = ...,
+) -> _S: ...
+@overload
+def make_server(
+    host: str,
+    port: int,
+    app: WSGIApplication,
+    *,
+    server_class: type[_S],
+    handler_class: type[BaseHTTPRequestHandler] = ...,
+    config: ServerConfig | None = ...,
+) -> _S: ...
 def make_server(
     host: str,
     port: int,
@@ -432,7 +465,12 @@ def make_server(
     *,
     config: ServerConfig | None = None,
 ) -> WSGIServer:
-    """Create a new WSGI server listening on *host* and *port* for *app*."""
+    """Create a new WSGI server listening on *host* and *port* for *app*.
+
+    Returns an instance of *server_class* (typed as such, as typeshed types
+    ``wsgiref.simple_server.make_server``). *config* (keyword-only) is passed on to
+    the server class; without it the class's own ``config`` applies.
+    """
     if config is None:
         server = server_class((host, port), handler_class)
     else:
