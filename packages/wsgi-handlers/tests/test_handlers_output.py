@@ -3,6 +3,7 @@
 import errno
 import io
 import os
+import re
 import socket
 import threading
 import time
@@ -340,3 +341,15 @@ def test_a_platform_that_cannot_sendfile_these_files_gets_them_read(
     assert body == big_file.read_bytes()
     assert f"Content-Length: {len(body)}".encode() in head
     assert handler.close_connection is False
+
+
+def test_a_file_wrapper_into_a_plain_stream_is_the_stdlibs_bytes_by_default(
+    big_file: Path, make_environ: MakeEnviron
+) -> None:
+    environ = make_environ(SERVER_PROTOCOL="HTTP/1.0")
+    outputs = []
+    for handler_class in (ref.SimpleHandler, SimpleHandler):
+        out = io.BytesIO()
+        handler_class(io.BytesIO(), out, io.StringIO(), dict(environ)).run(file_app(big_file))
+        outputs.append(re.sub(rb"Date: [^\r]*\r\n", b"", out.getvalue()))
+    assert outputs[0] == outputs[1]

@@ -180,8 +180,9 @@ class BaseHandler:
                 is_file = wrapper is not None and isinstance(self.result, wrapper)
             else:
                 is_file = self.result_is_file()
-            if is_file:
-                # A plain file's length is known before any of it is read.
+            if is_file and self.http_version == "1.1":
+                # A plain file's length is known before any of it is read (the HTTP/1.1
+                # rules use it; "1.0" keeps the stdlib's bytes).
                 source = sendfile_source(getattr(self.result, "filelike", None))
                 if source is not None:
                     self._file_length = max(source[2] - source[1], 0)
