@@ -521,3 +521,19 @@ def test_an_empty_response_gets_content_length_zero_unless_set(
     h = Minimal(make_environ(HEAD="1"))
     h.run(app)
     assert b"Content-Length: 42\r\n" in b"".join(h.out)
+
+
+def test_a_send_headers_override_that_writes_its_own_head_gets_the_body_as_given(
+    environ: dict[str, Any],
+) -> None:
+    class OwnHead(Minimal):
+        def send_headers(self) -> None:
+            self.headers_sent = True
+            self._write(b"HEAD\r\n\r\n")
+
+    h = OwnHead(environ)
+    h.run(record_environ)
+    out = b"".join(h.out)
+    assert out.startswith(b"HEAD\r\n\r\n")
+    assert len(out) > len(b"HEAD\r\n\r\n")
+    assert h.close_connection is True  # the framing is unknown: the body ends at close

@@ -219,3 +219,49 @@ def test_framing_agrees_with_the_bytes_for_any_sequence_of_app_actions(
     if not writer.close_connection:
         client.start_next_cycle()  # h11 agrees the connection is in sync and persistent
     assert writer.framing in {CONTENT_LENGTH, CHUNKED, NO_BODY, CLOSE_DELIMITED}
+
+
+def test_the_writer_refuses_to_be_driven_out_of_order() -> None:
+    with pytest.raises(RuntimeError, match="between head"):
+        ResponseWriter().body(b"x")  # no head yet
+    writer = ResponseWriter()
+    writer.head("200 OK", [])
+    with pytest.raises(RuntimeError, match="already built"):
+        writer.head("200 OK", [])  # one head per response
+    writer.body(b"x")
+    assert writer.end() == b"0\r\n\r\n"
+    with pytest.raises(RuntimeError, match="between head"):
+        writer.body(b"y")  # nothing after the last chunk
+    with pytest.raises(RuntimeError, match="between head"):
+        writer.end()
+
+
+@pytest.mark.parametrize("status", ["2a0 X", "099 X", "600 X", "000 X", "\uff12\uff10\uff10 X"])
+def test_a_status_code_outside_100_to_599_is_refused(status: str) -> None:
+    with pytest.raises(ValueError, match="three digits from 100 to 599"):
+        ResponseWriter().head(status, [])
+
+
+def test_a_negative_length_is_refused_and_nothing_is_decided() -> None:
+    writer = ResponseWriter()
+    with pytest.raises(ValueError, match="negative"):
+        writer.head("200 OK", [], -1)
+    assert not writer.started
+    writer.head("200 OK", [], 5)  # still usable
+    assert writer.content_length == 5
+
+
+def test_a_head_written_elsewhere_can_start_an_unframed_body() -> None:
+    writer = ResponseWriter()
+    writer.unframed()
+    assert writer.body(b"as given") == b"as given"
+    assert writer.end() == b""
+    assert writer.close_connection is True
+
+
+def test_a_body_known_to_be_too_long_announces_the_close_in_its_head() -> None:
+    writer = ResponseWriter()
+    fields = head_fields(writer.head("200 OK", [("Content-Length", "2")], 5))
+    assert fields["connection"] == "close"
+    assert writer.body(b"hello") == b"he"
+    assert writer.excess == 3

@@ -245,6 +245,15 @@ class BaseHandler:
             writer = self.response_writer = self._new_writer()
         return writer
 
+    def _body_writer(self) -> ResponseWriter:
+        # The writer once the head is out. A subclass whose send_headers() wrote a head
+        # of its own without cleanup_headers() left the framing undecided: its body
+        # goes out as given, and the connection ends with it.
+        writer = self.response_writer or self._writer()
+        if not writer.started:
+            writer.unframed()
+        return writer
+
     def _new_writer(self) -> ResponseWriter:
         env = self.environ
         version = env.get("SERVER_PROTOCOL", "HTTP/1.0")
@@ -339,12 +348,12 @@ class BaseHandler:
                 self._flush()
             else:
                 self.send_headers()
-                writer = self._writer()
+                writer = self._body_writer()
                 if out := writer.body(data):
                     self._write(out)
                     self._flush()
         else:
-            writer = self.response_writer or self._writer()
+            writer = self._body_writer()
             if out := writer.body(data):
                 self._write(out)
                 self._flush()
@@ -401,7 +410,7 @@ class BaseHandler:
 
     def _end_body(self) -> None:
         # The end of the body: the last chunk, and whether the framing held.
-        writer = self.response_writer or self._writer()
+        writer = self._body_writer()
         if tail := writer.end():
             self._write(tail)
             self._flush()

@@ -175,6 +175,7 @@ class ResponseWriter:
         "request_http11",
         "request_method",
         "response_version",
+        "state",
         "status_code",
     )
 
@@ -201,6 +202,7 @@ class ResponseWriter:
         self.body_sent = 0
         self.excess = 0
         self.close_connection = False
+        self.state = _NEW
 
     # -- the head ---------------------------------------------------------------------
 
@@ -238,7 +240,17 @@ class ResponseWriter:
     def _decide(
         self, status: str, declared: int | None, length: int | None
     ) -> tuple[frozenset[str], list[tuple[str, str]]]:
-        code = int(status[:3])
+        if self.state != _NEW:
+            raise RuntimeError("the head of this response was already built")
+        if length is not None and length < 0:
+            raise ValueError(f"a body length cannot be negative (got {length})")
+        digits = status[:3]
+        if not (digits.isascii() and digits.isdigit()) or not "100" <= digits <= "599":
+            raise ValueError(
+                f"invalid status {status!r}: the status code is three digits from 100 "
+                "to 599 (RFC 9110 section 15)"
+            )
+        code = int(digits)
         if code < 200:
             raise ValueError(
                 f"invalid final status {status!r}: a 1xx status is interim, and WSGI "
@@ -265,7 +277,12 @@ class ResponseWriter:
         else:
             framing = CLOSE_DELIMITED
         # Without the HTTP/1.1 rules persistence is the gateway's business (as in wsgiref).
-        close = framing == CLOSE_DELIMITED or (self.http11 and not self.keep_alive)
+        close = (
+            framing == CLOSE_DELIMITED
+            or (self.http11 and not self.keep_alive)
+            # A body known to be longer than its Content-Length will be cut: say so now.
+            or (framing == CONTENT_LENGTH and length is not None and length > declared)  # type: ignore[operator]
+        )
         if self.http11 and close == self.request_http11:
             # RFC 9112 section 9.3: say what differs from the version's default.
             extra.append(("Connection", "close" if close else "keep-alive"))
@@ -274,7 +291,23 @@ class ResponseWriter:
         self.content_length = declared
         self.close_connection = close
         self.body_sent = self.excess = 0
+        self.state = _STARTED
         return drop, extra
+
+    def unframed(self) -> None:
+        """Start a body whose head the gateway wrote without ``decide``: its bytes go
+        out as given, and the connection ends with it (the framing is unknown)."""
+        if self.state != _NEW:
+            raise RuntimeError("the head of this response was already built")
+        self.framing = CLOSE_DELIMITED
+        self.content_length = None
+        self.close_connection = True
+        self.state = _STARTED
+
+    @property
+    def started(self) -> bool:
+        """Whether the head was built (and the body may go out)."""
+        return self.state == _STARTED
 
     def status_line(self, status: str, *, date: bool, server_software: str | None) -> bytes:
         """The lines before the header fields: status line, then ``Date`` and
@@ -335,6 +368,8 @@ class ResponseWriter:
         ``close_connection`` becomes true; the gateway should then stop the
         application (close its iterable) and report the error.
         """
+        if self.state != _STARTED:
+            raise RuntimeError(_OUT_OF_ORDER)
         size = len(data)
         framing = self.framing
         if framing == CONTENT_LENGTH:
@@ -362,6 +397,8 @@ class ResponseWriter:
         would through ``body()``. Raises ``ValueError`` for a chunked body, whose
         bytes cannot go out raw.
         """
+        if self.state != _STARTED:
+            raise RuntimeError(_OUT_OF_ORDER)
         framing = self.framing
         if framing == CHUNKED:
             raise ValueError("a chunked body cannot be sent as raw file bytes")
@@ -386,6 +423,9 @@ class ResponseWriter:
         ``close_connection`` true (``shortfall`` says by how much) and is logged as a
         warning on the ``wsgi_handlers`` logger.
         """
+        if self.state != _STARTED:
+            raise RuntimeError(_OUT_OF_ORDER)
+        self.state = _ENDED
         if self.framing == CHUNKED:
             return _LAST_CHUNK
         if shortfall := self.shortfall:
@@ -416,6 +456,9 @@ class ResponseWriter:
 
 
 _NO_FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding"})
+# The life of a response: nothing sent, head built (body may go out), ended.
+_NEW, _STARTED, _ENDED = 0, 1, 2
+_OUT_OF_ORDER = "body bytes are framed only between head() (or decide()) and end()"
 _NOTHING: frozenset[str] = frozenset()
 
 

@@ -126,8 +126,9 @@ class SimpleHandler(BaseHandler):
                 ):
                     headers["Content-Length"] = str(count)
                 self.send_headers()
-            if writer.framing == CHUNKED:  # a subclass's headers chose chunking
-                return False
+        writer = self._body_writer()
+        if writer.framing == CHUNKED:  # a subclass's headers chose chunking
+            return False
         count = writer.file_count(count)
         if count:
             self._flush()
