@@ -66,7 +66,7 @@ def test_a_1xx_final_status_is_refused(status: str) -> None:
 
 @pytest.mark.parametrize("value", ["", "-1", "+5", "5 ", "0x10", "1e3", "\uff15"])
 def test_a_content_length_that_is_not_digits_is_refused(value: str) -> None:
-    with pytest.raises(ValueError, match="invalid Content-Length"):
+    with pytest.raises(ValueError, match=r"invalid (Content-Length|value)"):
         ResponseWriter().head("200 OK", [("Content-Length", value)])
 
 

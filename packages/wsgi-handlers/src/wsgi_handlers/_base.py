@@ -466,12 +466,7 @@ class BaseHandler:
             raise AssertionError("start_response() was not called")
         writer = self._writer()
         pairs = headers._headers if type(headers) is Headers else headers.items()
-        head = writer.head(
-            self.status,  # type: ignore[arg-type]
-            pairs,
-            length,
-            server_software=self.server_software,
-        )
+        head = writer.head(self.status, pairs, length, self.server_software)  # type: ignore[arg-type]
         self.headers_sent = True
         if writer.close_connection:
             self.close_connection = True

@@ -24,24 +24,13 @@ _not_sendable_in_value = re.compile(r"[^\t\x20-\x7e\x80-\xff]").search
 
 _is_hop_by_hop_lower = HOP_BY_HOP_HEADERS.__contains__
 
-# Statuses and header names already found good: applications send the same few
-# again and again, so the common case is one set lookup. Bounded, never evicted.
+# Statuses and header fields already found good: applications send the same few
+# again and again, so the common case is one lookup. One bounded cache per kind of
+# value; the fields' one starts a new generation when full (values like cookies vary).
 _MAX_REMEMBERED = 512
 _good_statuses: set[str] = set()
-_good_names: set[str] = {
-    "Cache-Control",
-    "Content-Disposition",
-    "Content-Encoding",
-    "Content-Length",
-    "Content-Type",
-    "Date",
-    "ETag",
-    "Last-Modified",
-    "Location",
-    "Server",
-    "Set-Cookie",
-    "Vary",
-}
+_MAX_FIELDS = 4096
+_good_fields: dict[tuple[str, str], str] = {}  # (name, value) -> "name: value\r\n"
 
 
 def check_status(status: str) -> None:
@@ -103,45 +92,44 @@ def check_response_start(status: str, headers: list[tuple[str, str]]) -> None:
         check_status(_require_str(status, "Status"))
     if type(headers) is not list:
         raise TypeError("Headers must be a list of name/value tuples")
-    good_names = _good_names
+    good = _good_fields
     for pair in headers:
-        if type(pair) is not tuple or len(pair) != 2:
-            raise TypeError(f"Headers must be a list of name/value tuples (got {pair!r})")
-        name, value = pair
-        if name in good_names and type(value) is str and value.isascii() and value.isprintable():
-            continue  # the common case: a known name and a plain ASCII/Latin-1 value
-        check_header(
-            _require_str(name, "Header name"), _require_str(value, "Header value"), full=True
-        )
-        if len(good_names) < _MAX_REMEMBERED:
-            good_names.add(name)
+        try:
+            if pair in good:  # only (str, str) tuples that passed every check are there
+                continue
+        except TypeError:  # unhashable: not a tuple of two str, as _field_line says
+            pass
+        _field_line(pair)
 
 
-def serialize_pairs(
-    pairs: list[tuple[str, str]], extra: list[tuple[str, str]], prefix: str = ""
-) -> bytes:
-    """*prefix*, the header fields *pairs*, then *extra*, as they go on the wire,
-    blank line included.
+def _field_line(pair: tuple[str, str]) -> str:
+    # The wire line of a pair, after every check (remembered once it passes).
+    if type(pair) is not tuple or len(pair) != 2:
+        raise TypeError(f"Headers must be a list of name/value tuples (got {pair!r})")
+    name, value = pair
+    check_header(_require_str(name, "Header name"), _require_str(value, "Header value"), full=True)
+    line = f"{name}: {value}\r\n"
+    good = _good_fields
+    if len(good) >= _MAX_FIELDS:
+        good.clear()  # a new generation: the pairs in use come back at once
+    good[pair] = line
+    return line
 
-    *extra* holds the gateway's own fields (framing, ``Connection``), not checked.
+
+def serialize_pairs(pairs: list[tuple[str, str]]) -> str:
+    """The header fields *pairs* as they go on the wire (``"Name: value\\r\\n"`` each,
+    no blank line).
+
     Every pair is checked again (a list ``start_response`` accepted may have been
-    changed since): names known to be good and values of sendable text take one
-    pass; anything else gets the full check, which raises the precise error.
+    changed since); a pair already found good is one dictionary lookup, anything
+    else gets the full check, which raises the precise error.
     """
-    good_names = _good_names
-    lines = [prefix]
-    values = []
-    for name, value in pairs:
-        if name not in good_names or type(value) is not str:
-            check_header(
-                _require_str(name, "Header name"), _require_str(value, "Header value"), full=True
-            )
-        lines.append(f"{name}: {value}\r\n")
-        values.append(value)
-    if _not_sendable_in_value("".join(values)) is not None:
-        for name, value in pairs:
-            check_header(name, value, full=True)
-    for name, value in extra:
-        lines.append(f"{name}: {value}\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("iso-8859-1")
+    good = _good_fields
+    lines = []
+    for pair in pairs:
+        try:
+            line = good.get(pair)  # only (str, str) tuples that passed every check
+        except TypeError:  # unhashable: not a tuple of two str
+            line = None
+        lines.append(line or _field_line(pair))
+    return "".join(lines)

@@ -162,47 +162,32 @@ class ResponseWriter:
     ``close_connection`` says the connection cannot carry another response.
     """
 
-    __slots__ = (
-        "body_sent",
-        "close_connection",
-        "content_length",
-        "excess",
-        "framing",
-        "head_only",
-        "http11",
-        "keep_alive",
-        "origin_server",
-        "request_http11",
-        "request_method",
-        "response_version",
-        "state",
-        "status_code",
-    )
+    # What a response starts as; set per instance as it goes (few are set up front,
+    # as every request makes one of these).
+    status_code = 0
+    framing = CLOSE_DELIMITED
+    content_length: int | None = None
+    body_sent = 0
+    excess = 0
+    close_connection = False
+    state = 0  # _NEW
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - positional too: one is made per request, keywords cost
         self,
         request_method: str = "GET",
         request_version: str = "HTTP/1.1",
-        *,
         response_version: str = "HTTP/1.1",
         http11: bool = True,
         origin_server: bool = True,
         keep_alive: bool = True,
     ) -> None:
         self.request_method = request_method
-        self.request_http11 = request_version.upper() == "HTTP/1.1"
+        self.request_http11 = request_version == "HTTP/1.1" or request_version.upper() == "HTTP/1.1"
         self.response_version = response_version
-        self.http11 = http11 and origin_server
+        self.http11 = http11 = http11 and origin_server
         self.origin_server = origin_server
         self.keep_alive = keep_alive
-        self.head_only = self.http11 and request_method == "HEAD"
-        self.status_code = 0
-        self.framing = CLOSE_DELIMITED
-        self.content_length: int | None = None
-        self.body_sent = 0
-        self.excess = 0
-        self.close_connection = False
-        self.state = _NEW
+        self.head_only = http11 and request_method == "HEAD"
 
     # -- the head ---------------------------------------------------------------------
 
@@ -237,55 +222,57 @@ class ResponseWriter:
                 declared = _declared_length(value, declared)
         return self._decide(status, declared, length)
 
-    def _decide(
+    def _decide(  # noqa: PLR0912 - the framing rules together, on every response's path
         self, status: str, declared: int | None, length: int | None
     ) -> tuple[frozenset[str], list[tuple[str, str]]]:
-        if self.state != _NEW:
+        # The rules of the class docstring; the hot path of every response.
+        if self.state:
             raise RuntimeError("the head of this response was already built")
-        if length is not None and length < 0:
-            raise ValueError(f"a body length cannot be negative (got {length})")
-        digits = status[:3]
-        if not (digits.isascii() and digits.isdigit()) or not "100" <= digits <= "599":
-            raise ValueError(
-                f"invalid status {status!r}: the status code is three digits from 100 "
-                "to 599 (RFC 9110 section 15)"
-            )
-        code = int(digits)
+        code = _STATUS_CODES.get(status[:3], 0)
         if code < 200:
             raise ValueError(
                 f"invalid final status {status!r}: a 1xx status is interim, and WSGI "
                 "has no way to send one (RFC 9110 section 15.2)"
+                if code
+                else f"invalid status {status!r}: the status code is three digits from "
+                "100 to 599 (RFC 9110 section 15)"
             )
         drop = _NOTHING
         extra: list[tuple[str, str]] = []
-        if self.http11 and (self.head_only or no_content_status(code)):
+        http11 = self.http11
+        close = False
+        if length is not None:
+            if length < 0:
+                raise ValueError(f"a body length cannot be negative (got {length})")
+            # A body known to be longer than its Content-Length will be cut: say so now.
+            close = declared is not None and length > declared
+        if http11 and (self.head_only or code in _NO_CONTENT):
             framing = NO_BODY
             if code == 204:
                 drop = _NO_FRAMING_FIELDS  # RFC 9110 section 8.6: never for a 204
                 declared = None
-            elif declared is None and length and not no_content_status(code):
+                close = False
+            elif declared is None and length and code != 304:
                 extra.append(("Content-Length", str(length)))  # HEAD: what GET sends
+            close = False  # nothing of the body goes out, so nothing is cut
         elif declared is not None:
             framing = CONTENT_LENGTH
         elif length is not None:
             framing = CONTENT_LENGTH
             declared = length
             extra.append(("Content-Length", str(length)))
-        elif self.http11 and self.request_http11:
+        elif http11 and self.request_http11:
             framing = CHUNKED
             extra.append(("Transfer-Encoding", "chunked"))
         else:
             framing = CLOSE_DELIMITED
-        # Without the HTTP/1.1 rules persistence is the gateway's business (as in wsgiref).
-        close = (
-            framing == CLOSE_DELIMITED
-            or (self.http11 and not self.keep_alive)
-            # A body known to be longer than its Content-Length will be cut: say so now.
-            or (framing == CONTENT_LENGTH and length is not None and length > declared)  # type: ignore[operator]
-        )
-        if self.http11 and close == self.request_http11:
-            # RFC 9112 section 9.3: say what differs from the version's default.
-            extra.append(("Connection", "close" if close else "keep-alive"))
+            close = True
+        if http11:
+            # Without the HTTP/1.1 rules persistence is the gateway's business (wsgiref).
+            close = close or not self.keep_alive
+            if close is self.request_http11:
+                # RFC 9112 section 9.3: say what differs from the version's default.
+                extra.append(("Connection", "close" if close else "keep-alive"))
         self.status_code = code
         self.framing = framing
         self.content_length = declared
@@ -326,7 +313,6 @@ class ResponseWriter:
         status: str,
         headers: list[tuple[str, str]],
         length: int | None = None,
-        *,
         server_software: str | None = None,
     ) -> bytes:
         """Decide the framing (``decide``) and return the whole head, blank line included.
@@ -336,28 +322,52 @@ class ResponseWriter:
         a name that is not a token, a value with a control character or text that is
         not ISO-8859-1 raises ``ValueError`` (``AssertionError`` for a non-``str``).
         """
-        has_date = has_server = False
-        declared: int | None = None
-        for name, value in headers:
-            size = len(name)
-            if size == 14:
-                if name.lower() == "content-length":
-                    declared = _declared_length(value, declared)
-            elif size == 4:
-                has_date = has_date or name.lower() == "date"
-            elif size == 6:
-                has_server = has_server or name.lower() == "server"
+        try:
+            fields = _known_fields.get(tuple(headers))
+        except TypeError:  # an unhashable pair: the full check below says what is wrong
+            fields = None
+        if fields is None:
+            fields = _fields(headers)
+        block, declared, has_date, has_server = fields
         drop, extra = self._decide(status, declared, length)
         if drop:
-            headers = [pair for pair in headers if pair[0].lower() not in drop]
-        if not self.origin_server:
-            return serialize_pairs(headers, extra, f"Status: {status}\r\n")
-        prefix = f"{self.response_version} {status}\r\n"
-        if not has_date:
-            prefix += date_line_now_str()
-        if server_software and not has_server:
-            prefix += f"Server: {server_software}\r\n"
-        return serialize_pairs(headers, extra, prefix)
+            block = serialize_pairs([pair for pair in headers if pair[0].lower() not in drop])
+        if self.origin_server:
+            parts = [f"{self.response_version} {status}\r\n"]
+            if not has_date:
+                parts.append(date_line_now_str())
+            if server_software and not has_server:
+                parts.append(f"Server: {server_software}\r\n")
+        else:
+            parts = [f"Status: {status}\r\n"]
+        parts.append(block)
+        for name, value in extra:
+            parts.append(f"{name}: {value}\r\n")
+        parts.append("\r\n")
+        return "".join(parts).encode("iso-8859-1")
+
+    def whole(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        data: bytes,
+        server_software: str | None = None,
+    ) -> tuple[bytes, bytes]:
+        """A response whose body is the one block *data*: ``(head, body bytes)``, ended.
+
+        The same as ``head(status, headers, len(data))``, ``body(data)`` and ``end()``
+        (the commonest response, in one call).
+        """
+        size = len(data)
+        head = self.head(status, headers, size, server_software)
+        if self.framing == CONTENT_LENGTH and size == self.content_length:
+            # The commonest case of all: the body is exactly what the head says.
+            self.body_sent = size
+            self.state = _ENDED
+            return head, data
+        out = self.body(data)
+        self.end()
+        return head, out
 
     # -- the body ---------------------------------------------------------------------
 
@@ -426,9 +436,11 @@ class ResponseWriter:
         if self.state != _STARTED:
             raise RuntimeError(_OUT_OF_ORDER)
         self.state = _ENDED
-        if self.framing == CHUNKED:
+        framing = self.framing
+        if framing == CHUNKED:
             return _LAST_CHUNK
-        if shortfall := self.shortfall:
+        if framing == CONTENT_LENGTH and self.body_sent < self.content_length:  # type: ignore[operator]
+            shortfall = self.content_length - self.body_sent  # type: ignore[operator]
             self.close_connection = True
             _log.warning(
                 "%s response: the application sent %d bytes fewer than its "
@@ -458,8 +470,40 @@ class ResponseWriter:
 _NO_FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding"})
 # The life of a response: nothing sent, head built (body may go out), ended.
 _NEW, _STARTED, _ENDED = 0, 1, 2
+# The status codes a response may have (RFC 9110 section 15), by their three digits.
+_STATUS_CODES = {str(code): code for code in range(100, 600)}
 _OUT_OF_ORDER = "body bytes are framed only between head() (or decide()) and end()"
 _NOTHING: frozenset[str] = frozenset()
+_NO_CONTENT = frozenset({204, 304})  # 1xx never reaches the framing: it is refused
+
+
+# Header lists already checked, by their content: (the fields as they go on the wire,
+# the declared Content-Length, whether Date and whether Server are among them).
+# Applications send the same few lists again and again; bounded, and a new generation
+# starts when it is full.
+_known_fields: dict[tuple[tuple[str, str], ...], tuple[str, int | None, bool, bool]] = {}
+_MAX_KNOWN_FIELDS = 1024
+
+
+def _fields(headers: list[tuple[str, str]]) -> tuple[str, int | None, bool, bool]:
+    # Check every field (raising the precise error) and remember the list.
+    block = serialize_pairs(headers)
+    has_date = has_server = False
+    declared: int | None = None
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "content-length":
+            declared = _declared_length(value, declared)
+        elif lower == "date":
+            has_date = True
+        elif lower == "server":
+            has_server = True
+    fields = (block, declared, has_date, has_server)
+    key = tuple(headers)  # hashable now: serialize_pairs checked every pair
+    if len(_known_fields) >= _MAX_KNOWN_FIELDS:
+        _known_fields.clear()
+    _known_fields[key] = fields
+    return fields
 
 
 def _declared_length(value: str, earlier: int | None) -> int:

@@ -139,11 +139,9 @@ class Exchange:
         self.continue_sent = False
         self.client_gone = False  # a send or a body read failed: the client is gone
         self.body_input: BodyInput | None = None  # set once the body's reader is made
+        # Positional: keyword calls cost twice as much, and every request makes one.
         self.writer = ResponseWriter(
-            request.method,
-            request.version,
-            response_version=request.version,
-            keep_alive=request.keep_alive,
+            request.method, request.version, request.version, True, True, request.keep_alive
         )
 
     @property
@@ -200,7 +198,13 @@ class Exchange:
         headers = self.headers
         if status is None or headers is None:
             raise AssertionError("write() before start_response()")
-        writer = self.writer
+        self._before_head()
+        head = self.writer.head(status, headers, length, self.site.server_software)
+        self.headers_sent = True
+        return head
+
+    def _before_head(self) -> None:
+        """Tell the writer whether the connection can go on after this response."""
         request = self.request
         body = self.body_input
         if (
@@ -215,10 +219,7 @@ class Exchange:
                 and body.too_long_to_drain(self.site.config.max_drain_bytes)
             )
         ):
-            writer.keep_alive = False
-        head = writer.head(status, headers, length, server_software=self.site.server_software)
-        self.headers_sent = True
-        return head
+            self.writer.keep_alive = False
 
     def _send(self, head: bytes, data: bytes) -> None:
         try:
@@ -270,11 +271,17 @@ class Exchange:
         """Send the one block of a body, with the head, its length known."""
         if type(data) is not bytes:
             raise AssertionError(f"write() argument must be a bytes instance, got {data!r}")
+        status = self.status
+        headers = self.headers
+        if status is None or headers is None:
+            raise AssertionError("write() before start_response()")
+        self._before_head()
         writer = self.writer
-        self._send(self._head(len(data)), writer.body(data))
+        head, out = writer.whole(status, headers, data, self.site.server_software)
+        self.headers_sent = True
+        self._send(head, out)
         if writer.excess:
             raise writer.excess_error()
-        self._end()
 
     def _sendfile(self, wrapper: FileWrapper) -> bool:
         """Send a ``wsgi.file_wrapper`` over a plain file with ``os.sendfile``.
@@ -349,9 +356,12 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
         wsgi_input = _make_input(exchange, conn, request, config)
     exchange.body_input = wsgi_input
     try:
-        environ = _environ(site, request, conn, wsgi_input, exchange)
-        if environ is None:
-            return False
+        if site.hooks.custom_environ:
+            environ = _environ(site, request, conn, wsgi_input, exchange)
+            if environ is None:
+                return False
+        else:
+            environ = site.environ_builder.build(request, conn, wsgi_input)
         if spool is not None:
             # The body is decoded now: an application must not decode it again (Bottle
             # does), and its length is known.
@@ -362,27 +372,32 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
     finally:
         if spool is not None:
             spool.close()
-    if site.hooks.custom_log:
-        code = (exchange.status or "500").split(" ", 1)[0]
-        site.hooks.log_request(request, conn, code, exchange.bytes_sent)
-    elif config.access_log and access_logger.isEnabledFor(logging.INFO):
-        code = (exchange.status or "500").split(" ", 1)[0]
-        log_access(conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
+    if site.hooks.custom_log or config.access_log:
+        _log_request(site, exchange)
     if exchange.writer.close_connection:
         return False
     # A spooled body has left the connection already, whatever the application read.
     return spool is not None or _body_done(exchange, wsgi_input, config)
 
 
+def _log_request(site: Site, exchange: Exchange) -> None:
+    """The access log line, or the request handler's ``log_request`` when overridden."""
+    code = (exchange.status or "500").split(" ", 1)[0]
+    request = exchange.request
+    conn = exchange.conn
+    if site.hooks.custom_log:
+        site.hooks.log_request(request, conn, code, exchange.bytes_sent)
+    elif access_logger.isEnabledFor(logging.INFO):
+        log_access(conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
+
+
 def _environ(
     site: Site, request: Request, conn: Connection, wsgi_input: BodyInput, exchange: Exchange
 ) -> dict[str, Any] | None:
-    """The environ of *request*: the engine's, or the request handler's ``get_environ``
-    and ``get_stderr`` when a subclass overrides them (None: they failed, and the error
-    page is sent)."""
+    """The environ of *request* from the request handler's ``get_environ`` and
+    ``get_stderr``, which a subclass overrides (None: they failed, and the error page
+    is sent)."""
     hooks = site.hooks
-    if not hooks.custom_environ:
-        return site.environ_builder.build(request, conn, wsgi_input)
     environ = site.environ_builder.base.copy()
     environ["wsgi.input"] = wsgi_input
     try:
