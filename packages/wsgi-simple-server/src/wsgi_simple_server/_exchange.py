@@ -113,23 +113,19 @@ class Site(Protocol):
     hooks: Hooks
 
 
-class Exchange:
-    """Runs the application for one request and sends its response."""
+class Exchange(ResponseWriter):
+    """Runs the application for one request and sends its response.
 
-    __slots__ = (
-        "body_input",
-        "client_gone",
-        "conn",
-        "continue_sent",
-        "headers",
-        "headers_sent",
-        "request",
-        "site",
-        "status",
-        "writer",
-    )
+    An exchange is the response's ``ResponseWriter`` (the core decides the framing)
+    plus what only a server has: the connection, the request and its body, the
+    ``100 Continue``. One object a request: there is one of these per request.
+    """
 
     def __init__(self, conn: Connection, request: Request, site: Site) -> None:
+        # Positional: keyword calls cost twice as much.
+        ResponseWriter.__init__(
+            self, request.method, request.version, request.version, True, True, request.keep_alive
+        )
         self.conn = conn
         self.request = request
         self.site = site
@@ -139,15 +135,11 @@ class Exchange:
         self.continue_sent = False
         self.client_gone = False  # a send or a body read failed: the client is gone
         self.body_input: BodyInput | None = None  # set once the body's reader is made
-        # Positional: keyword calls cost twice as much, and every request makes one.
-        self.writer = ResponseWriter(
-            request.method, request.version, request.version, True, True, request.keep_alive
-        )
 
     @property
     def bytes_sent(self) -> int:
         """Body bytes sent (or, for HEAD, produced) so far."""
-        return self.writer.body_sent
+        return self.body_sent
 
     # -- the WSGI callables ---------------------------------------------------------
 
@@ -176,13 +168,12 @@ class Exchange:
         """
         if type(data) is not bytes:
             raise AssertionError(f"write() argument must be a bytes instance, got {data!r}")
-        writer = self.writer
         if not self.headers_sent:
-            self._send(self._head(None), writer.body(data))
-        elif out := writer.body(data):
+            self._send(self._head(None), self.body(data))
+        elif out := self.body(data):
             self._send(b"", out)
-        if writer.excess:
-            raise writer.excess_error()
+        if self.excess:
+            raise self.excess_error()
 
     # -- the response ---------------------------------------------------------------
 
@@ -193,18 +184,18 @@ class Exchange:
             self._send(_CONTINUE, b"")
 
     def _head(self, length: int | None) -> bytes:
-        """The status line and header section; the writer decides the framing."""
+        """The status line and header section; the response core decides the framing."""
         status = self.status
         headers = self.headers
         if status is None or headers is None:
             raise AssertionError("write() before start_response()")
         self._before_head()
-        head = self.writer.head(status, headers, length, self.site.server_software)
+        head = self.head(status, headers, length, self.site.server_software)
         self.headers_sent = True
         return head
 
     def _before_head(self) -> None:
-        """Tell the writer whether the connection can go on after this response."""
+        """Tell the response core whether the connection can go on after this response."""
         request = self.request
         body = self.body_input
         if (
@@ -219,7 +210,7 @@ class Exchange:
                 and body.too_long_to_drain(self.site.config.max_drain_bytes)
             )
         ):
-            self.writer.keep_alive = False
+            self.keep_alive = False
 
     def _send(self, head: bytes, data: bytes) -> None:
         try:
@@ -264,7 +255,7 @@ class Exchange:
         self._end()
 
     def _end(self) -> None:
-        if tail := self.writer.end():
+        if tail := self.end():
             self._send(b"", tail)
 
     def _send_only_block(self, data: bytes) -> None:
@@ -276,12 +267,11 @@ class Exchange:
         if status is None or headers is None:
             raise AssertionError("write() before start_response()")
         self._before_head()
-        writer = self.writer
-        head, out = writer.whole(status, headers, data, self.site.server_software)
+        head, out = self.whole(status, headers, data, self.site.server_software)
         self.headers_sent = True
         self._send(head, out)
-        if writer.excess:
-            raise writer.excess_error()
+        if self.excess:
+            raise self.excess_error()
 
     def _sendfile(self, wrapper: FileWrapper) -> bool:
         """Send a ``wsgi.file_wrapper`` over a plain file with ``os.sendfile``.
@@ -297,15 +287,14 @@ class Exchange:
         count = max(size - offset, 0)
         head = self._head(count)
         self._send(head, b"")
-        writer = self.writer
-        if count := writer.file_count(count):
+        if count := self.file_count(count):
             try:
-                writer.file_sent(self.conn.send_file(in_fd, offset, count))
+                self.file_sent(self.conn.send_file(in_fd, offset, count))
             except OSError:
                 self.client_gone = True
                 raise
-        if writer.excess:
-            raise writer.excess_error()
+        if self.excess:
+            raise self.excess_error()
         self._end()
         return True
 
@@ -314,7 +303,7 @@ class Exchange:
         ``error_body``); the connection closes after it."""
         self.status = self.headers = None
         self.start_response(BaseHandler.error_status, BaseHandler.error_headers[:], sys.exc_info())
-        self.writer.keep_alive = False
+        self.keep_alive = False
         self._send_only_block(BaseHandler.error_body)
 
 
@@ -374,7 +363,7 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
             spool.close()
     if site.hooks.custom_log or config.access_log:
         _log_request(site, exchange)
-    if exchange.writer.close_connection:
+    if exchange.close_connection:
         return False
     # A spooled body has left the connection already, whatever the application read.
     return spool is not None or _body_done(exchange, wsgi_input, config)
@@ -531,7 +520,7 @@ def _run_app(app: Any, environ: dict[str, Any], exchange: Exchange) -> bool:
         )
         if not exchange.headers_sent:
             exchange.error_output()
-        exchange.writer.close_connection = True
+        exchange.close_connection = True
     return True
 
 
