@@ -48,4 +48,7 @@ def date_line_now() -> bytes:
 
 def date_line_now_str() -> str:
     """``date_line_now()`` as text."""
+    cached = _cached_date_line
+    if cached[0] == int(time.time()):  # the common case, without a second call
+        return cached[1]
     return _date_line_cache()[1]

@@ -266,7 +266,8 @@ class Exchange(ResponseWriter):
         headers = self.headers
         if status is None or headers is None:
             raise AssertionError("write() before start_response()")
-        self._before_head()
+        if self.body_input is not _NO_BODY or self.request.expect_continue or self.site.stopping:
+            self._before_head()  # a request without a body can always go on
         head, out = self.whole(status, headers, data, self.site.server_software)
         self.headers_sent = True
         self._send(head, out)
