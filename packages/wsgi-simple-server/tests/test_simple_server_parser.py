@@ -482,3 +482,23 @@ def test_the_head_is_found_whatever_the_split_of_the_bytes(case: Case, step: int
         if found > 0:
             break
     assert found == len(head)
+
+
+def test_a_line_seen_before_parses_to_the_same_request_and_the_caches_stay_bounded() -> None:
+    from wsgi_simple_server import _parser  # noqa: PLC0415 - the caches are private
+
+    config = ServerConfig()
+    head = b"GET /p?q=1 HTTP/1.1\r\nHost: h\r\nX-A: b\r\n\r\n"
+    first = parse_head(head, config)
+    again = parse_head(head, config)  # from the caches
+    assert (again.path, again.query, again.headers) == (first.path, first.query, first.headers)
+    # A bad line is never remembered: it is refused every time.
+    for _ in range(2):
+        with pytest.raises(ParseError):
+            parse_head(b"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", config)
+    for i in range(_parser._MAX_KNOWN_LINES + 10):
+        parse_head(b"GET / HTTP/1.1\r\nHost: h\r\nX-N: %d\r\n\r\n" % i, config)
+    assert len(_parser._known_lines) <= _parser._MAX_KNOWN_LINES
+    long_value = b"v" * 1000
+    parse_head(b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: " + long_value + b"\r\n\r\n", config)
+    assert all(len(raw) <= _parser._MAX_KNOWN_LINE_BYTES for raw in _parser._known_lines)

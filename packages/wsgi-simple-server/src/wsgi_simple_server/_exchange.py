@@ -367,7 +367,7 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
     if exchange.close_connection:
         return False
     # A spooled body has left the connection already, whatever the application read.
-    return spool is not None or _body_done(exchange, wsgi_input, config)
+    return spool is not None or wsgi_input.finished or _body_done(exchange, wsgi_input, config)
 
 
 def _log_request(site: Site, exchange: Exchange) -> None:

@@ -73,7 +73,7 @@ class Request:
         "version",
     )
 
-    def __init__(  # noqa: PLR0917 - the request line's parts, in order
+    def __init__(  # noqa: PLR0917 - the request line's parts, in order (positional: fast)
         self,
         method: str,
         target: str,
@@ -81,7 +81,6 @@ class Request:
         query: str,
         version: str,
         headers: list[tuple[str, str]],
-        *,
         content_length: int | None = None,
         chunked: bool = False,
         keep_alive: bool = True,
@@ -177,20 +176,50 @@ def parse_head(head: bytes, config: ServerConfig) -> Request:
             request_version="HTTP/1.0",
             requestline=_line_for_log(lines[0]),
         )
-    method, target_b, version = _parse_request_line(lines[0])
+    start = _known_request_lines.get(lines[0])
+    if start is None:
+        start = _request_start(lines[0])
+    try:
+        return _parse_rest(start, lines, config)
+    except _RefusalError as refusal:
+        method, _, version, requestline, *_ = start
+        raise _refused(refusal, method, version, requestline) from None
+
+
+def _refused(refusal: _RefusalError, method: str, version: str, requestline: str) -> ParseError:
+    return ParseError(
+        refusal.status,
+        refusal.message,
+        explain=refusal.explain,
+        request_version=version,
+        requestline=requestline,
+        command=method,
+    )
+
+
+# Request lines already parsed, by their bytes (a client asks for the same few paths):
+# (method, target, version, request line for the log, path, query, authority of an
+# absolute-form target). Bounded: a new generation starts when it is full.
+_known_request_lines: dict[bytes, tuple[str, str, str, str, str, str, bytes | None]] = {}
+_MAX_KNOWN_REQUEST_LINES = 1024
+_MAX_KNOWN_REQUEST_LINE_BYTES = 512
+
+
+def _request_start(line: bytes) -> tuple[str, str, str, str, str, str, bytes | None]:
+    """Parse a request line and its target's form (RFC 9112 sections 3 and 3.2)."""
+    method, target_b, version = _parse_request_line(line)
     target = target_b.decode("iso-8859-1")
     requestline = f"{method} {target} {version}"
     try:
-        return _parse_rest(method, target, target_b, version, requestline, lines, config)
+        path, query, authority = _split_target(method, target_b)
     except _RefusalError as refusal:
-        raise ParseError(
-            refusal.status,
-            refusal.message,
-            explain=refusal.explain,
-            request_version=version,
-            requestline=requestline,
-            command=method,
-        ) from None
+        raise _refused(refusal, method, version, requestline) from None
+    start = (method, target, version, requestline, path, query, authority)
+    if len(line) <= _MAX_KNOWN_REQUEST_LINE_BYTES:  # about 0.5 MiB at most
+        if len(_known_request_lines) >= _MAX_KNOWN_REQUEST_LINES:
+            _known_request_lines.clear()
+        _known_request_lines[line] = start
+    return start
 
 
 class _RefusalError(Exception):
@@ -203,16 +232,13 @@ class _RefusalError(Exception):
         self.explain = explain
 
 
-def _parse_rest(  # noqa: PLR0917 - the parts parse_head has already taken apart
-    method: str,
-    target: str,
-    target_b: bytes,
-    version: str,
-    requestline: str,
+def _parse_rest(
+    start: tuple[str, str, str, str, str, str, bytes | None],
     lines: list[bytes],
     config: ServerConfig,
 ) -> Request:
-    path, query, authority = _split_target(method, target_b)
+    """The request with the field lines of *lines* (the request line is *start*)."""
+    method, target, version, requestline, path, query, authority = start
     if len(lines) - 1 > config.max_header_count:
         raise _RefusalError(
             431, "Too many headers", f"got more than {config.max_header_count} headers"
@@ -240,6 +266,7 @@ def _parse_rest(  # noqa: PLR0917 - the parts parse_head has already taken apart
         keep_alive = b"close" not in tokens and (http11 or b"keep-alive" in tokens)
     # RFC 9110 section 10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
     expect_continue = fields.expect is not None and http11 and _expects_continue(fields.expect)
+    # Positional: a keyword call costs twice as much, and every request makes one.
     return Request(
         method,
         target,
@@ -247,11 +274,11 @@ def _parse_rest(  # noqa: PLR0917 - the parts parse_head has already taken apart
         query,
         version,
         headers,
-        content_length=content_length,
-        chunked=chunked,
-        keep_alive=keep_alive,
-        expect_continue=expect_continue,
-        requestline=requestline,
+        content_length,
+        chunked,
+        keep_alive,
+        expect_continue,
+        requestline,
     )
 
 
@@ -324,19 +351,17 @@ class _Fields:
         self.hosts: list[bytes] = []
         self.connection = b""
         self.expect: bytes | None = None
-        field_line = _abnf.field_line_re.fullmatch
+        known = _known_lines
         append = self.headers.append
         for i in range(1, len(lines)):
             raw = lines[i]
-            fm = field_line(raw)
-            if fm is None:
-                raise _RefusalError(400, _field_line_error(raw))
-            name_b = fm["name"]
-            value_b = fm["value"].rstrip(b" \t")
-            lname = name_b.lower()
-            if lname in _FRAMING_FIELDS:
-                self._note(lname, value_b)
-            append((name_b.decode("ascii"), value_b.decode("iso-8859-1")))
+            line = known.get(raw)
+            if line is None:
+                line = _field(raw)
+            framing_name, value_b, pair = line
+            if framing_name is not None:
+                self._note(framing_name, value_b)
+            append(pair)
 
     def _note(self, lname: bytes, value: bytes) -> None:
         if lname == b"content-length":
@@ -354,6 +379,34 @@ class _Fields:
 _FRAMING_FIELDS = frozenset(
     {b"content-length", b"transfer-encoding", b"host", b"connection", b"expect"}
 )
+
+# Field lines already found well-formed, by their bytes: clients send the same few
+# (Host, User-Agent, Accept, ...) on every request. Each maps to (the lowercased name
+# if it is a framing field, else None; the value's bytes; the (name, value) pair).
+# Bounded: a new generation starts when it is full.
+_known_lines: dict[bytes, tuple[bytes | None, bytes, tuple[str, str]]] = {}
+_MAX_KNOWN_LINES = 2048
+_MAX_KNOWN_LINE_BYTES = 256
+
+
+def _field(raw: bytes) -> tuple[bytes | None, bytes, tuple[str, str]]:
+    """Check and split one field line (RFC 9112 section 5), and remember it."""
+    fm = _abnf.field_line_re.fullmatch(raw)
+    if fm is None:
+        raise _RefusalError(400, _field_line_error(raw))
+    name_b = fm["name"]
+    value_b = fm["value"].rstrip(b" \t")
+    lname = name_b.lower()
+    line = (
+        lname if lname in _FRAMING_FIELDS else None,
+        value_b,
+        (name_b.decode("ascii"), value_b.decode("iso-8859-1")),
+    )
+    if len(raw) <= _MAX_KNOWN_LINE_BYTES:  # the cache holds about 1 MiB at most
+        if len(_known_lines) >= _MAX_KNOWN_LINES:
+            _known_lines.clear()
+        _known_lines[raw] = line
+    return line
 
 
 def _framing(fields: _Fields, http11: bool, config: ServerConfig) -> tuple[int | None, bool]:
