@@ -57,6 +57,7 @@ HTTP10_CASES = [
     b"POST /form HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc",
     b"GET /" + b"x" * 65537 + b" HTTP/1.0\r\n\r\n",
     b"GET / HTTP/1.0\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(101)) + b"\r\n",
+    b"GET / HTTP/1.0\r\nX-Long: " + b"a" * 65537 + b"\r\n\r\n",
 ]
 
 

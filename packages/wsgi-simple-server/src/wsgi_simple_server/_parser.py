@@ -136,18 +136,32 @@ def find_head_end(buf: bytes | bytearray, config: ServerConfig, *, start: int = 
         raise _uri_too_long()
     head_len = len(buf) if end < 0 else end + 4
     if head_len - line_end - 2 > config.max_header_bytes + 2:
-        raise ParseError(
-            431,
-            "Request Header Fields Too Large",
-            explain=f"got more than {config.max_header_bytes} bytes of header fields",
-            request_version="HTTP/1.0",
-            requestline=_line_for_log(buf),
-        )
+        raise _fields_too_large(buf, line_end + 2, head_len, config)
     if end < 0:
         if buf.count(b"\n", start) != buf.count(_CRLF, max(start - 1, 0)):
             raise _bare_lf(buf)
         return -1
     return end + 4
+
+
+def _fields_too_large(
+    buf: bytes | bytearray, start: int, end: int, config: ServerConfig
+) -> ParseError:
+    # One line longer than the standard library reads (http.client's 65,536 bytes) is
+    # refused with its words; many lines past max_header_bytes with ours.
+    lines = bytes(buf[start:end]).split(_CRLF)
+    if max(map(len, lines)) > _STDLIB_MAX_LINE:
+        message = "Line too long"
+        explain = f"got more than {_STDLIB_MAX_LINE} bytes when reading header line"
+    else:
+        message = "Request Header Fields Too Large"
+        explain = f"got more than {config.max_header_bytes} bytes of header fields"
+    return ParseError(
+        431, message, explain=explain, request_version="HTTP/1.0", requestline=_line_for_log(buf)
+    )
+
+
+_STDLIB_MAX_LINE = 65536
 
 
 def _uri_too_long() -> ParseError:
