@@ -11,19 +11,15 @@ that went away, and an iterable closed exactly once on every path.
 import logging
 import sys
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar
 
 from wsgi_headers import Headers
 from wsgi_util import FileWrapper, guess_scheme
 from wsgi_util.types import ErrorStream, InputStream, StartResponse, WSGIApplication
 
-from wsgi_handlers._checks import check_response_start
+from wsgi_handlers._checks import OptExcInfo, check_response_start
 from wsgi_handlers._environ import read_environ
 from wsgi_handlers._response import ResponseWriter, request_keep_alive, sendfile_source
-
-_ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType]
-_OptExcInfo: TypeAlias = _ExcInfo | tuple[None, None, None]
 
 _log = logging.getLogger("wsgi_handlers")
 
@@ -95,7 +91,7 @@ class BaseHandler:
     ``Content-Length``, an error came after the headers, or the client went away)."""
 
     _closed_result: object = None
-    _file_length: int | None = None
+    _file_source: tuple[int, int, int] | None = None  # sendfile_source() of the result
     _default_send_headers: ClassVar[bool] = True
     _default_result_is_file: ClassVar[bool] = True
 
@@ -180,12 +176,11 @@ class BaseHandler:
                 is_file = wrapper is not None and isinstance(self.result, wrapper)
             else:
                 is_file = self.result_is_file()
-            if is_file and self.http_version == "1.1":
-                # A plain file's length is known before any of it is read (the HTTP/1.1
-                # rules use it; "1.0" keeps the stdlib's bytes).
-                source = sendfile_source(getattr(self.result, "filelike", None))
-                if source is not None:
-                    self._file_length = max(source[2] - source[1], 0)
+            if is_file:
+                # A plain file's descriptor, offset and size, taken once: sendfile()
+                # uses them, and the HTTP/1.1 rules its length ("1.0" keeps the stdlib's
+                # bytes).
+                self._file_source = sendfile_source(getattr(self.result, "filelike", None))
             if not is_file or not self.sendfile():
                 write = self.write
                 for data in self.result:  # type: ignore[union-attr]
@@ -275,7 +270,7 @@ class BaseHandler:
         self,
         status: str,
         headers: list[tuple[str, str]],
-        exc_info: _OptExcInfo | None = None,
+        exc_info: OptExcInfo | None = None,
     ) -> Callable[[bytes], None]:
         """The ``start_response()`` callable of PEP 3333.
 
@@ -286,21 +281,8 @@ class BaseHandler:
         ``ValueError`` for control characters in the status or a header, or a value
         that is not ISO-8859-1 text. Nothing is stored when it raises.
         """
-        if exc_info:
-            try:
-                if self.headers_sent:
-                    # Too late for another status: re-raise the application's error
-                    # (PEP 3333), or the one being handled if exc_info holds none.
-                    error = exc_info[1] or sys.exc_info()[1]
-                    if error is None:
-                        raise RuntimeError("No active exception to reraise")
-                    raise error.with_traceback(exc_info[2] or error.__traceback__)
-            finally:
-                exc_info = None  # avoid a dangling circular reference
-        elif self.headers is not None:
-            raise AssertionError("Headers already set!")
-
-        check_response_start(status, headers)
+        # Positional: start_response runs once a request, and keywords cost here.
+        check_response_start(status, headers, exc_info, self.headers is not None, self.headers_sent)
         new_headers = self.headers_class(headers)
         self.status = status
         self.headers = new_headers
@@ -372,8 +354,9 @@ class BaseHandler:
     def _one_block_length(self) -> int | None:
         # set_content_length()'s rule: a one-block result's length is known; so is
         # that of a file wrapper over a plain file.
-        if self._file_length is not None:
-            return self._file_length
+        source = self._file_source
+        if source is not None and self.http_version == "1.1":
+            return max(source[2] - source[1], 0)
         try:
             blocks = len(self.result)  # type: ignore[arg-type]
         except (TypeError, AttributeError, NotImplementedError):
@@ -429,7 +412,7 @@ class BaseHandler:
             self.bytes_sent = 0
             self.headers_sent = False
             self.response_writer = None
-            self._file_length = None
+            self._file_source = None
 
     def _close_result(self) -> None:
         # PEP 3333: call the iterable's close() once, whatever happened.
@@ -483,7 +466,7 @@ class BaseHandler:
         """True if the client can accept a status line and headers (not HTTP/0.9)."""
         return bool(self.environ["SERVER_PROTOCOL"].upper() != "HTTP/0.9")
 
-    def log_exception(self, exc_info: _OptExcInfo) -> None:
+    def log_exception(self, exc_info: OptExcInfo) -> None:
         """Log the ``exc_info`` tuple in the server log (``get_stderr()``).
 
         Subclasses may override to retarget the output or change its format.

@@ -7,6 +7,9 @@ runs before anything is stored or written.
 """
 
 import re
+import sys
+from types import TracebackType
+from typing import TypeAlias
 
 from wsgi_headers import check_field_name, check_field_value
 from wsgi_util import HOP_BY_HOP_HEADERS
@@ -23,6 +26,9 @@ _well_formed_status = re.compile(r"[0-9]{3} [\t\x20-\x7e\x80-\xff]*").fullmatch
 _not_sendable_in_value = re.compile(r"[^\t\x20-\x7e\x80-\xff]").search
 
 _is_hop_by_hop_lower = HOP_BY_HOP_HEADERS.__contains__
+
+ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType]
+OptExcInfo: TypeAlias = ExcInfo | tuple[None, None, None]
 
 # Statuses and header fields already found good: applications send the same few
 # again and again, so the common case is one lookup. One bounded cache per kind of
@@ -79,8 +85,19 @@ def _require_str(value: object, title: str) -> str:
     return value
 
 
-def check_response_start(status: str, headers: list[tuple[str, str]]) -> None:
+def check_response_start(
+    status: str,
+    headers: list[tuple[str, str]],
+    exc_info: OptExcInfo | None = None,
+    headers_set: bool = False,
+    headers_sent: bool = False,
+) -> None:
     """Every check ``start_response`` makes on its *status* and *headers* (PEP 3333).
+
+    With *exc_info* (a second call after an error): when the headers were sent
+    already (*headers_sent*), the application's error is raised again, as PEP 3333
+    says. Without it, a second call (*headers_set*) raises ``AssertionError("Headers
+    already set!")``.
 
     Raises ``AssertionError`` (the stdlib's messages) for a non-``str`` status, name
     or value and for a hop-by-hop header; ``TypeError`` when *headers* is not a
@@ -88,6 +105,19 @@ def check_response_start(status: str, headers: list[tuple[str, str]]) -> None:
     that is not a token, or text that is not ISO-8859-1. Shared by every gateway, so
     the same application gets the same verdict from ``SimpleHandler`` and the server.
     """
+    if exc_info:
+        try:
+            if headers_sent:
+                # Too late for another status: re-raise the application's error, or
+                # the one being handled if exc_info holds none.
+                error = exc_info[1] or sys.exc_info()[1]
+                if error is None:
+                    raise RuntimeError("No active exception to reraise")
+                raise error.with_traceback(exc_info[2] or error.__traceback__)
+        finally:
+            exc_info = None  # avoid a dangling circular reference
+    elif headers_set:
+        raise AssertionError("Headers already set!")
     if status not in _good_statuses:
         check_status(_require_str(status, "Status"))
     if type(headers) is not list:

@@ -25,30 +25,17 @@ def format_date_time(timestamp: float | None) -> str:
     )
 
 
-# One formatted ``Date`` line per second, as text and as bytes: the same bytes as
-# formatting it every time.
-_cached_date_line: tuple[int, str, bytes] = (-1, "", b"")
+# One formatted ``Date`` line per second: the same text as formatting it every time.
+_cached_date_line: tuple[int, str] = (-1, "")
 
 
-def _date_line_cache() -> tuple[int, str, bytes]:
+def date_line_now_str() -> str:
+    """Return ``"Date: <now>\\r\\n"``, formatted at most once per second."""
     global _cached_date_line  # noqa: PLW0603 - a one-entry cache, replaced atomically
     now = int(time.time())
     cached = _cached_date_line
     if cached[0] == now:
-        return cached
-    line = f"Date: {format_date_time(now)}\r\n"
-    cached = _cached_date_line = (now, line, line.encode("iso-8859-1"))
-    return cached
-
-
-def date_line_now() -> bytes:
-    """Return ``b"Date: <now>\\r\\n"``, formatted at most once per second."""
-    return _date_line_cache()[2]
-
-
-def date_line_now_str() -> str:
-    """``date_line_now()`` as text."""
-    cached = _cached_date_line
-    if cached[0] == int(time.time()):  # the common case, without a second call
         return cached[1]
-    return _date_line_cache()[1]
+    line = f"Date: {format_date_time(now)}\r\n"
+    _cached_date_line = (now, line)
+    return line

@@ -31,7 +31,7 @@ import stat
 from collections.abc import Callable, Iterable
 
 from wsgi_handlers._checks import serialize_pairs
-from wsgi_handlers._date import date_line_now, date_line_now_str
+from wsgi_handlers._date import date_line_now_str
 
 __all__ = [
     "CHUNKED",
@@ -59,7 +59,7 @@ _is_length = re.compile(r"[0-9]+").fullmatch
 
 def no_content_status(code: int) -> bool:
     """True for a status that never carries content: 1xx, 204 and 304 (RFC 9110 §15)."""
-    return code < 200 or code in {204, 304}
+    return code < 200 or code in _NO_CONTENT
 
 
 def request_keep_alive(request_version: str, connection: str) -> bool:
@@ -299,14 +299,18 @@ class ResponseWriter:
     def status_line(self, status: str, *, date: bool, server_software: str | None) -> bytes:
         """The lines before the header fields: status line, then ``Date`` and
         ``Server`` when wanted (``Status:`` alone for a CGI response)."""
+        return "".join(self._preamble(status, date, server_software)).encode("iso-8859-1")
+
+    def _preamble(self, status: str, date: bool, server_software: str | None) -> list[str]:
+        # The status line (or CGI Status field), Date and Server, as the head begins.
         if not self.origin_server:
-            return f"Status: {status}\r\n".encode("iso-8859-1")
-        line = f"{self.response_version} {status}\r\n".encode("iso-8859-1")
+            return [f"Status: {status}\r\n"]
+        parts = [f"{self.response_version} {status}\r\n"]
         if date:
-            line += date_line_now()
+            parts.append(date_line_now_str())
         if server_software:
-            line += f"Server: {server_software}\r\n".encode("iso-8859-1")
-        return line
+            parts.append(f"Server: {server_software}\r\n")
+        return parts
 
     def head(
         self,
@@ -332,14 +336,7 @@ class ResponseWriter:
         drop, extra = self._decide(status, declared, length)
         if drop:
             block = serialize_pairs([pair for pair in headers if pair[0].lower() not in drop])
-        if self.origin_server:
-            parts = [f"{self.response_version} {status}\r\n"]
-            if not has_date:
-                parts.append(date_line_now_str())
-            if server_software and not has_server:
-                parts.append(f"Server: {server_software}\r\n")
-        else:
-            parts = [f"Status: {status}\r\n"]
+        parts = self._preamble(status, not has_date, None if has_server else server_software)
         parts.append(block)
         for name, value in extra:
             parts.append(f"{name}: {value}\r\n")
@@ -436,11 +433,9 @@ class ResponseWriter:
         if self.state != _STARTED:
             raise RuntimeError(_OUT_OF_ORDER)
         self.state = _ENDED
-        framing = self.framing
-        if framing == CHUNKED:
+        if self.framing == CHUNKED:
             return _LAST_CHUNK
-        if framing == CONTENT_LENGTH and self.body_sent < self.content_length:  # type: ignore[operator]
-            shortfall = self.content_length - self.body_sent  # type: ignore[operator]
+        if shortfall := self.shortfall:
             self.close_connection = True
             _log.warning(
                 "%s response: the application sent %d bytes fewer than its "

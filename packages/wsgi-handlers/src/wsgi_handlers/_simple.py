@@ -105,7 +105,9 @@ class SimpleHandler(BaseHandler):
         """
         if not _HAS_SENDFILE or not self.status:
             return False
-        source = sendfile_source(getattr(self.result, "filelike", None))
+        source = self._file_source  # taken by finish_response, or now for a direct call
+        if source is None:
+            source = sendfile_source(getattr(self.result, "filelike", None))
         out_fd = self._socket_fd()
         writer = self._writer()
         if source is None or out_fd is None or (self.headers_sent and writer.framing == CHUNKED):

@@ -147,15 +147,8 @@ class Exchange(ResponseWriter):
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Callable[[bytes], None]:
         """The ``start_response`` callable of PEP 3333, with ``BaseHandler``'s checks."""
-        if exc_info:
-            try:
-                if self.headers_sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self.headers is not None:
-            raise AssertionError("Headers already set!")
-        check_response_start(status, headers)
+        # Positional: start_response runs once a request, and keywords cost here.
+        check_response_start(status, headers, exc_info, self.headers is not None, self.headers_sent)
         self.status = status
         self.headers = headers
         return self.write
