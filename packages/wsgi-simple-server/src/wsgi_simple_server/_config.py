@@ -91,8 +91,8 @@ class ServerConfig:
         self.selector_class()  # raises ValueError for a name unknown here
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, bool | str):
-                continue
+            if value is None or isinstance(value, bool | str):
+                continue  # optional settings, switches and names check themselves
             if not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"{field.name} must be a positive number, got {value!r}")
 
