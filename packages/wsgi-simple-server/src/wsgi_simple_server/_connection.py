@@ -31,9 +31,12 @@ import select
 import selectors
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wsgi_handlers import SendfileUnsupportedError, sendfile_all
+
+if TYPE_CHECKING:
+    from wsgi_simple_server._exchange import EnvironBuilder
 
 try:
     import ssl
@@ -115,6 +118,7 @@ class Connection:
         "client_done",
         "closed",
         "deadline",
+        "environ_builder",
         "established",
         "events",
         "fd",
@@ -157,6 +161,8 @@ class Connection:
         self.events = EVENT_READ  # what it is (or is to be) registered for
         self.established = True  # its TLS handshake is done (a plain one has none)
         self.busy = False  # a worker is serving it
+        # The environ of its requests, from the listener it came from (set by the engine).
+        self.environ_builder: EnvironBuilder = None  # type: ignore[assignment]
         self.parked = False  # left out of polling until the worker serving it is done
         self.lingering = False  # being closed: what arrives is read and discarded
         self.client_done = False  # the client will send nothing more: no need to linger

@@ -48,7 +48,7 @@ no selector sees) are served before it goes back to the selector. Lingering send
 arrives as raw bytes; every other close sends ``close_notify`` too, when the socket
 takes it at once. Requests on a TLS listener have ``wsgi.url_scheme`` ``"https"`` and
 ``HTTPS`` ``"on"`` (PEP 3333; RFC 9110 section 4.2.2). Which way a connection is
-served is chosen once per engine: a plain listener's path has no TLS step.
+served is chosen once per listener: a plain listener's path has no TLS step.
 
 A worker thread that dies anyway (an exception escaping the loop, ``BaseException``
 included) is logged through the ``wsgi_simple_server`` logger and replaced, so the
@@ -66,7 +66,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from wsgi_simple_server._config import ServerConfig
@@ -115,38 +115,60 @@ class _Worker:
         self.leading = False  # holds the token (and has not been demoted)
 
 
-class Engine:
-    """Serves the connections of one listening socket with a pool of worker threads."""
+class _Listener:
+    """A listening socket of the engine, and how its connections are opened."""
+
+    __slots__ = ("accept", "environ_builder", "fd", "open_connection", "sock")
 
     def __init__(
         self,
-        listener: socket.socket,
-        get_app: Callable[[], Any],
+        sock: socket.socket,
         environ_builder: EnvironBuilder,
+        accept: Callable[[], tuple[socket.socket, Any]],
+        open_connection: Callable[[socket.socket, Any, float], Connection | None],
+    ) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.environ_builder = environ_builder
+        self.accept = accept
+        self.open_connection = open_connection
+
+
+class Engine:
+    """Serves the connections of its listening sockets with a pool of worker threads.
+
+    *listeners* pairs each listening socket with the environ builder of the requests
+    that arrive on it (its ``SERVER_NAME``/``SERVER_PORT``; ``wsgi.url_scheme`` is set
+    to ``"https"`` here for a TLS listener). One pool and one event loop serve them all.
+    """
+
+    def __init__(
+        self,
+        listeners: Sequence[tuple[socket.socket, EnvironBuilder]],
+        get_app: Callable[[], Any],
         config: ServerConfig,
         *,
         server_software: str,
         hooks: Hooks,
         verify: Callable[[socket.socket, Any], bool] | None = None,
     ) -> None:
-        self.listener = listener
+        if not listeners:
+            raise ValueError("an engine needs at least one listening socket")
         self.get_app = get_app
-        self.environ_builder = environ_builder
         self.config = config
         self.conns: dict[int, Connection] = {}
-        # A TLS listener's connections have a handshake first and are read record by
-        # record (decided here, once: the plain path has no TLS step).
-        self._accept_socket: Callable[[], tuple[socket.socket, Any]] = listener.accept
-        self._open_connection: Callable[[socket.socket, Any, float], Connection | None]
-        self._open_connection = self._connection
-        self._serve_ready: Callable[[Connection], None] = self._serve
-        if (tls := as_tls(listener)) is not None:
-            # The TCP accept: SSLSocket.accept would do a blocking handshake.
-            self._accept_socket = functools.partial(socket.socket.accept, tls)
-            self._open_connection = functools.partial(self._tls_connection, tls)
-            self._serve_ready = self._serve_tls
-            environ_builder.base["wsgi.url_scheme"] = "https"
-            environ_builder.base["HTTPS"] = "on"
+        self._listeners: dict[int, _Listener] = {}
+        for sock, environ_builder in listeners:
+            listener = _Listener(sock, environ_builder, sock.accept, self._connection)
+            if (tls := as_tls(sock)) is not None:
+                # A TLS listener's connections have a handshake first and are read
+                # record by record. The TCP accept: SSLSocket.accept would do a
+                # blocking handshake.
+                listener.accept = functools.partial(socket.socket.accept, tls)
+                listener.open_connection = functools.partial(self._tls_connection, tls)
+                environ_builder.base["wsgi.url_scheme"] = "https"
+                environ_builder.base["HTTPS"] = "on"
+            self._listeners[listener.fd] = listener
         self.stopping = False
         self._selector = config.selector_class()()
         self._wake_on_change = not isinstance(self._selector, _KERNEL_SELECTORS)
@@ -187,9 +209,10 @@ class Engine:
 
     def start(self) -> None:
         """Start the workers and begin accepting."""
-        self.listener.setblocking(False)
         self._selector.register(self._wake_r.fileno(), _READ)
-        self._selector.register(self.listener.fileno(), _READ)
+        for fd, listener in self._listeners.items():
+            listener.sock.setblocking(False)
+            self._selector.register(fd, _READ)
         self._listening = True
         with self._state:
             self._threads = [self._spawn(i) for i in range(self.config.threads)]
@@ -214,8 +237,10 @@ class Engine:
         self.stopping = True
         if self._listening:
             self._listening = False
-            with self._state, contextlib.suppress(KeyError, OSError, ValueError):
-                self._selector.unregister(self.listener.fileno())
+            with self._state:
+                for fd in self._listeners:
+                    with contextlib.suppress(KeyError, OSError, ValueError):
+                        self._selector.unregister(fd)
         deadline = time.monotonic() + timeout_s
         while True:
             in_flight = False
@@ -324,7 +349,7 @@ class Engine:
 
     def _lead(self, me: _Worker) -> bool:
         """Poll and serve until demoted (return True) or the engine stops (False)."""
-        listener_fd = self.listener.fileno()
+        listeners = self._listeners
         wake_fd = self._wake_r.fileno()
         conns = self.conns
         pending = self._pending
@@ -344,10 +369,10 @@ class Engine:
                 self._drain_wake()
                 continue
             me.busy_since = time.monotonic()
-            conn = None
-            if fd == listener_fd:
-                self._accept()
-            elif (conn := conns.get(fd)) is not None and not self._serve_locked(conn):
+            if (conn := conns.get(fd)) is None:
+                if (listener := listeners.get(fd)) is not None:
+                    self._accept(listener)
+            elif not self._serve_locked(conn):
                 conn = None
             if self._served(me, conn):
                 return True
@@ -391,7 +416,10 @@ class Engine:
         try:
             if not conn.closed:
                 conn.busy = True
-                self._serve_ready(conn)
+                if type(conn) is TLSConnection:
+                    self._serve_tls(conn)
+                else:
+                    self._serve(conn)
         except BaseException:
             self._close(conn)  # in an unknown state: the worker's end is its end
             raise
@@ -463,10 +491,18 @@ class Engine:
 
     # -- connections ------------------------------------------------------------------
 
-    def _accept(self) -> None:
+    def _serve_ready(self, conn: Connection) -> None:
+        """Serve a connection that is ready (a TLS one by ``_serve_tls``)."""
+        if type(conn) is TLSConnection:
+            self._serve_tls(conn)
+        else:
+            self._serve(conn)
+
+    def _accept(self, listener: _Listener) -> None:
         config = self.config
         deadline = time.monotonic() + config.header_timeout_s
-        accept, open_connection = self._accept_socket, self._open_connection
+        accept, open_connection = listener.accept, listener.open_connection
+        environ_builder = listener.environ_builder
         first: Connection | None = None
         for _ in range(_ACCEPT_BATCH):
             try:
@@ -485,6 +521,7 @@ class Engine:
                 continue
             if (conn := open_connection(sock, addr, deadline)) is None:
                 continue
+            conn.environ_builder = environ_builder
             self.conns[conn.fd] = conn
             if first is None:
                 first = conn

@@ -106,7 +106,6 @@ class Hooks(Protocol):
 class Site(Protocol):
     """What an exchange needs from the server that runs it."""
 
-    environ_builder: EnvironBuilder
     config: ServerConfig
     server_software: str  # for the Server field
     stopping: bool
@@ -344,7 +343,7 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
             if environ is None:
                 return False
         else:
-            environ = site.environ_builder.build(request, conn, wsgi_input)
+            environ = conn.environ_builder.build(request, conn, wsgi_input)
         if spool is not None:
             # The body is decoded now: an application must not decode it again (Bottle
             # does), and its length is known.
@@ -381,7 +380,7 @@ def _environ(
     ``get_stderr``, which a subclass overrides (None: they failed, and the error page
     is sent)."""
     hooks = site.hooks
-    environ = site.environ_builder.base.copy()
+    environ = conn.environ_builder.base.copy()
     environ["wsgi.input"] = wsgi_input
     try:
         cgi_vars, environ["wsgi.errors"] = hooks.environ(request, conn)

@@ -200,9 +200,8 @@ class WSGIServer(HTTPServer):
         reap_every = max(1, round(min(poll_interval, 0.1) / tick))
         try:
             engine = self._engine = Engine(
-                self.socket,
+                [(self.socket, self._environ_builder())],
                 self.get_app,
-                self._environ_builder(),
                 self.config,
                 server_software=software_version,
                 hooks=RequestHooks(self),
