@@ -16,6 +16,9 @@ SELECTORS = {
     "select": "SelectSelector",
 }
 
+# Settings whose range is not "a positive number": checked by their own rule.
+_CHECKED_APART = frozenset({"cert_reqs"})
+
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
@@ -63,6 +66,22 @@ class ServerConfig:
     :param use_sendfile: send a ``wsgi.file_wrapper`` over a regular file with
         ``os.sendfile`` where the platform and the socket allow it (reads and sends
         otherwise).
+    :param backlog: the listen queue of each listening socket: connections the kernel
+        accepts ahead of the server (gunicorn's ``backlog``). None: the server class's
+        ``request_queue_size`` (1024).
+    :param reuse_port: set ``SO_REUSEPORT`` on the listening sockets the server binds,
+        so that several servers can listen on one port and the kernel spreads the
+        connections between them (Linux, the BSDs; ``ValueError`` where it is missing).
+    :param certfile: a PEM file with the server's certificate chain: the server speaks
+        TLS (HTTPS) on every listening socket.
+    :param keyfile: a PEM file with the private key of ``certfile`` (None: in ``certfile``).
+    :param ca_certs: a PEM file of the certificate authorities client certificates are
+        checked against.
+    :param cert_reqs: whether a client certificate is asked for: ``0`` no
+        (``ssl.CERT_NONE``), ``1`` checked if given (``ssl.CERT_OPTIONAL``), ``2``
+        required (``ssl.CERT_REQUIRED``); 1 and 2 need ``ca_certs``.
+    :param ciphers: the OpenSSL cipher list for TLS 1.2 (None: Python's default; TLS 1.3
+        suites are not chosen this way).
     """
 
     max_request_line_bytes: int = 65536
@@ -85,16 +104,38 @@ class ServerConfig:
     selector: str = "default"
     use_sendmsg: bool = True
     use_sendfile: bool = True
+    backlog: int | None = None
+    reuse_port: bool = False
+    certfile: str | None = None
+    keyfile: str | None = None
+    ca_certs: str | None = None
+    cert_reqs: int = 0
+    ciphers: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot work (raises ``ValueError``)."""
         self.selector_class()  # raises ValueError for a name unknown here
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if value is None or isinstance(value, bool | str):
+            if value is None or isinstance(value, bool | str) or field.name in _CHECKED_APART:
                 continue  # optional settings, switches and names check themselves
             if not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"{field.name} must be a positive number, got {value!r}")
+        self._check_tls()
+
+    def _check_tls(self) -> None:
+        if self.cert_reqs not in (0, 1, 2) or isinstance(self.cert_reqs, bool):
+            raise ValueError(
+                f"cert_reqs must be 0 (none), 1 (optional) or 2 (required), got {self.cert_reqs!r}"
+            )
+        if self.certfile is None:
+            for name in ("keyfile", "ca_certs", "ciphers"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is a TLS setting: it needs certfile")
+            if self.cert_reqs:
+                raise ValueError("cert_reqs is a TLS setting: it needs certfile")
+        if self.cert_reqs and self.ca_certs is None:
+            raise ValueError("cert_reqs asks for client certificates: it needs ca_certs")
 
     def selector_class(self) -> type[selectors.BaseSelector]:
         """Return the ``selectors`` class the ``selector`` setting names.

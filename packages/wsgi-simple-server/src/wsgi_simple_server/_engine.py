@@ -102,6 +102,17 @@ _KERNEL_SELECTORS = tuple(
 # POSIX select() watches descriptors below FD_SETSIZE only (Windows' has no such bound).
 _SELECT_FD_LIMIT = 1024
 _RESPAWN_DELAY_S = 0.05
+_AF_UNIX = getattr(socket, "AF_UNIX", None)
+# The client address of a connection on a Unix domain socket, which has no network
+# address: nginx's $remote_addr for such a peer, as a (host, port) pair, so that
+# REMOTE_ADDR, the access log and the request handler's hooks read it as they read an
+# IP peer's.
+UNIX_PEER = ("unix:", 0)
+
+
+def _accept_unix(accept: Callable[[], tuple[socket.socket, Any]]) -> tuple[socket.socket, Any]:
+    sock, _ = accept()  # the peer's path: "" for the usual unnamed client socket
+    return sock, UNIX_PEER
 
 
 class _Worker:
@@ -140,6 +151,8 @@ class Engine:
     *listeners* pairs each listening socket with the environ builder of the requests
     that arrive on it (its ``SERVER_NAME``/``SERVER_PORT``; ``wsgi.url_scheme`` is set
     to ``"https"`` here for a TLS listener). One pool and one event loop serve them all.
+    A client of a Unix domain socket has the address ``UNIX_PEER`` (``REMOTE_ADDR``
+    ``"unix:"``).
     """
 
     def __init__(
@@ -168,6 +181,8 @@ class Engine:
                 listener.open_connection = functools.partial(self._tls_connection, tls)
                 environ_builder.base["wsgi.url_scheme"] = "https"
                 environ_builder.base["HTTPS"] = "on"
+            if sock.family == _AF_UNIX:
+                listener.accept = functools.partial(_accept_unix, listener.accept)
             self._listeners[listener.fd] = listener
         self.stopping = False
         self._selector = config.selector_class()()

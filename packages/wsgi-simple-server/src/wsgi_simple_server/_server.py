@@ -18,27 +18,37 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
+import os
 import socket
 import socketserver
 import sys
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from platform import python_implementation
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from wsgi_handlers import BaseHandler, BoundedInput, SimpleHandler
 from wsgi_util import FileWrapper, guess_scheme
 from wsgi_util.types import WSGIApplication
 
 from wsgi_simple_server._config import DEFAULT_CONFIG, ServerConfig
-from wsgi_simple_server._connection import Connection
+from wsgi_simple_server._connection import Connection, as_tls
 from wsgi_simple_server._engine import Engine
 from wsgi_simple_server._errors import render_error
 from wsgi_simple_server._exchange import EnvironBuilder
+from wsgi_simple_server._listeners import (
+    DEFAULT_UDS_MODE,
+    open_listener,
+    parse_bind,
+    tls_context,
+)
 from wsgi_simple_server._log import log_access
 from wsgi_simple_server._parser import ParseError, Request
+
+if TYPE_CHECKING:
+    import ssl
 
 _log = logging.getLogger("wsgi_simple_server")
 
@@ -87,12 +97,20 @@ class WSGIServer(HTTPServer):
     timeouts and pool size of ``serve_forever``; an IPv6 address (``"::"``) gives an
     IPv6 socket, dual-stack when the platform allows; ``request_shutdown()`` asks
     ``serve_forever`` to stop without waiting (safe from a signal handler).
+
+    Several listening sockets: ``add_listener`` adds one (a Unix domain socket, another
+    address, an inherited descriptor) and ``from_listeners`` makes a server on given
+    ones; one worker pool serves them all. ``socket`` stays the first of ``sockets``.
+    The config's ``backlog`` and ``reuse_port`` apply to the sockets the server binds,
+    and its ``certfile`` makes every listening socket speak TLS (``ssl_context``).
     """
 
     application: WSGIApplication | None = None
     base_environ: dict[str, Any]
     config: ServerConfig = DEFAULT_CONFIG
     request_queue_size = 1024
+    ssl_context: ssl.SSLContext | None = None
+    """The TLS context made from the config's ``certfile`` and kin (None: plain HTTP)."""
 
     def __init__(
         self,
@@ -104,13 +122,125 @@ class WSGIServer(HTTPServer):
     ) -> None:
         if config is not None:
             self.config = config
+        config = self.config
+        if config.backlog is not None:
+            self.request_queue_size = config.backlog
+        if config.reuse_port:
+            if not hasattr(socket, "SO_REUSEPORT"):
+                raise ValueError("reuse_port: SO_REUSEPORT is not available on this platform")
+            self.allow_reuse_port = True
+        self.ssl_context = tls_context(config)  # ValueError for an unreadable certificate
         if isinstance(server_address, tuple) and ":" in str(server_address[0]):
             self.address_family = socket.AF_INET6
         self._stop_requested = threading.Event()
         self._engine_stopped = threading.Event()
         self._engine_stopped.set()
         self._engine: Engine | None = None
+        self._more_sockets: list[socket.socket] = []
+        # Descriptor -> the Unix socket file the server made, removed by server_close.
+        self._socket_files: dict[int, str] = {}
         super().__init__(server_address, RequestHandlerClass, bind_and_activate)
+        if self.ssl_context is not None:
+            self.socket = self._tls(self.socket)
+
+    @classmethod
+    def from_listeners(
+        cls,
+        listeners: Iterable[socket.socket | str],
+        RequestHandlerClass: Callable[..., Any] | None = None,  # noqa: N803 - the stdlib's name
+        *,
+        config: ServerConfig | None = None,
+        uds_mode: int = DEFAULT_UDS_MODE,
+    ) -> Self:
+        """Make a server on *listeners*: listening sockets, or addresses to listen on.
+
+        Each is a socket already listening (bound by the caller, inherited, passed by
+        systemd), or an address as ``--bind`` takes it: ``HOST:PORT``, ``[IPV6]:PORT``,
+        ``unix:PATH`` (its file made with *uds_mode*), ``fd://N`` (see ``add_listener``).
+        The first becomes ``socket``, ``server_address`` and ``server_name``/
+        ``server_port`` (for a Unix socket its path, ``"localhost"`` and the scheme's
+        default port, 80 or 443). *RequestHandlerClass* defaults to ``WSGIRequestHandler``.
+        Raise ``ValueError`` for no listener or a bad address, ``OSError`` if one cannot
+        be listened on (the ones opened already are closed).
+        """
+        items = list(listeners)
+        if not items:
+            raise ValueError("a server needs at least one listening socket")
+        handler = WSGIRequestHandler if RequestHandlerClass is None else RequestHandlerClass
+        if config is None:
+            server = cls(("127.0.0.1", 0), handler, bind_and_activate=False)
+        else:
+            server = cls(("127.0.0.1", 0), handler, bind_and_activate=False, config=config)
+        server.socket.close()  # the one socketserver made, never bound
+        try:
+            first = server._open(items[0], uds_mode)
+            server.socket = first
+            server.address_family = first.family
+            server.server_address = first.getsockname()
+            server.server_name, server.server_port = server_name_and_port(first)
+            server.setup_environ()
+            for item in items[1:]:
+                server.add_listener(item, uds_mode=uds_mode)
+        except BaseException:
+            server.server_close()
+            raise
+        return server
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """The listening sockets: ``socket`` first, then those ``add_listener`` added."""
+        return [self.socket, *self._more_sockets]
+
+    def add_listener(
+        self, listener: socket.socket | str, *, uds_mode: int = DEFAULT_UDS_MODE
+    ) -> socket.socket:
+        """Listen on one more socket as well; return it (wrapped for TLS, if the config
+        sets ``certfile``).
+
+        *listener* is a listening socket (the server closes it in ``server_close``) or an
+        address: ``HOST:PORT`` or ``[IPV6]:PORT`` (bound with the config's ``backlog``
+        and ``reuse_port``; an IPv6 one listens on IPv6 only), ``unix:PATH`` (a Unix
+        domain socket, its file made with *uds_mode*, a stale file replaced, removed
+        by ``server_close``) or ``fd://N`` (the listening socket inherited as descriptor
+        N). Its requests have the ``SERVER_NAME`` and ``SERVER_PORT`` of that socket.
+        Raise ``ValueError`` for a bad address, ``OSError`` if it cannot be listened on.
+        """
+        sock = self._open(listener, uds_mode)
+        self._more_sockets.append(sock)
+        return sock
+
+    def _open(self, listener: socket.socket | str, uds_mode: int) -> socket.socket:
+        if isinstance(listener, str):
+            bind = parse_bind(listener)
+            sock = open_listener(
+                bind,
+                backlog=self.request_queue_size,
+                reuse_port=bool(self.allow_reuse_port),
+                uds_mode=uds_mode,
+            )
+            if bind.kind == "unix":
+                self._socket_files[sock.fileno()] = bind.path
+        elif isinstance(listener, socket.socket):
+            sock = listener
+        else:
+            raise TypeError(f"a listener is a socket or an address string, not {listener!r}")
+        return self._tls(sock)
+
+    def _tls(self, sock: socket.socket) -> socket.socket:
+        """*sock* wrapped with ``ssl_context`` (as it is without one, or if it is TLS)."""
+        if self.ssl_context is None or as_tls(sock) is not None:
+            return sock
+        return self.ssl_context.wrap_socket(sock, server_side=True)
+
+    def server_close(self) -> None:
+        """Close every listening socket, and remove the Unix socket files it made."""
+        for sock in self.sockets:
+            path = self._socket_files.pop(sock.fileno(), None)
+            sock.close()
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        self._more_sockets.clear()
 
     def server_bind(self) -> None:
         """Bind, and store the server name and the base environ (``setup_environ``)."""
@@ -165,10 +295,14 @@ class WSGIServer(HTTPServer):
                 return f"{server_class.__qualname__}.{name} is overridden"
         return None
 
-    def _environ_builder(self) -> EnvironBuilder:
+    def _environ_builder(self, sock: socket.socket) -> EnvironBuilder:
         handler = self.RequestHandlerClass
         base: dict[str, Any] = dict(BaseHandler.os_environ)
         base.update(self.base_environ)
+        if sock is not self.socket:  # another listener: its own name and port
+            name, port = server_name_and_port(sock)
+            base["SERVER_NAME"] = name
+            base["SERVER_PORT"] = str(port)
         base["SERVER_SOFTWARE"] = getattr(handler, "server_version", server_version)
         base["wsgi.version"] = (1, 0)
         base["wsgi.url_scheme"] = guess_scheme(base)
@@ -187,6 +321,11 @@ class WSGIServer(HTTPServer):
         """
         reason = self.stdlib_path_reason()
         if reason is not None:
+            if self._more_sockets:
+                raise RuntimeError(
+                    "only the HTTP/1.1 engine serves several listening sockets, and "
+                    f"this server cannot use it: {reason}"
+                )
             _log.warning(
                 "serving one request at a time, as wsgiref.simple_server does, "
                 "without keep-alive or the worker pool: %s",
@@ -200,7 +339,7 @@ class WSGIServer(HTTPServer):
         reap_every = max(1, round(min(poll_interval, 0.1) / tick))
         try:
             engine = self._engine = Engine(
-                [(self.socket, self._environ_builder())],
+                [(sock, self._environ_builder(sock)) for sock in self.sockets],
                 self.get_app,
                 self.config,
                 server_software=software_version,
@@ -222,7 +361,8 @@ class WSGIServer(HTTPServer):
             finally:
                 engine.stop(self.config.shutdown_timeout_s)
                 self._engine = None
-                self.socket.setblocking(True)
+                for sock in self.sockets:
+                    sock.setblocking(True)
         finally:
             self._engine_stopped.set()
 
@@ -421,6 +561,21 @@ class RequestHooks:
         except Exception:
             _log.exception("the request handler's send_error failed; the stock page is sent")
             return render_error(error, client_address, log=log)
+
+
+def server_name_and_port(sock: socket.socket) -> tuple[str, int]:
+    """``SERVER_NAME`` and ``SERVER_PORT`` of the requests arriving on *sock*.
+
+    For TCP, the fully qualified name of the address and the port (as
+    ``HTTPServer.server_bind`` sets ``server_name`` and ``server_port``); for a Unix
+    domain socket, which only local clients reach, ``"localhost"`` and the default
+    port of the scheme (443 for TLS, else 80), so that a URL rebuilt from them without
+    a ``Host`` field (PEP 3333, "URL Reconstruction") is still a URL.
+    """
+    address = sock.getsockname()
+    if isinstance(address, tuple):
+        return socket.getfqdn(address[0]), int(address[1])
+    return "localhost", 80 if as_tls(sock) is None else 443
 
 
 _S = TypeVar("_S", bound=WSGIServer)
