@@ -12,7 +12,12 @@ from typing import Any
 
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._demo import demo_app
-from wsgi_simple_server._server import make_server
+from wsgi_simple_server._listen_cli import (
+    add_listener_arguments,
+    restart_on_sighup,
+    server_from_args,
+    serving_message,
+)
 
 
 def load_app(spec: str) -> Any:
@@ -48,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.shutdown_timeout_s,
         help="seconds requests in flight get on SIGTERM/SIGINT (default %(default)s)",
     )
+    add_listener_arguments(parser)
     return parser
 
 
@@ -64,14 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=not args.no_access_log,
         shutdown_timeout_s=args.shutdown_timeout,
     )
-    with make_server(args.host, args.port, app, config=config) as server:
+    server = server_from_args(args, app, config, host=args.host, port=args.port)
+    with server, restart_on_sighup(server):
 
         def stop(signum: int, frame: FrameType | None) -> None:
             server.request_shutdown()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        host, port = server.socket.getsockname()[:2]
-        print(f"Serving HTTP on {host} port {port} ...", flush=True)
+        print(serving_message(server), flush=True)
         server.serve_forever()
     return 0

@@ -37,6 +37,8 @@ from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from wsgi_handlers import BaseHandler
+
 if TYPE_CHECKING:
     import ssl
 
@@ -129,12 +131,25 @@ def bind_tcp(
     for a host name that does not resolve) and ``ValueError`` if *reuse_port* is not
     available here.
     """
+    if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
+        raise ValueError("reuse_port: SO_REUSEPORT is not available on this platform")
     family, _, _, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
-    return socket.create_server(
-        address, family=family, backlog=backlog, reuse_port=reuse_port, dualstack_ipv6=False
-    )
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name != "nt":  # on Windows it would let another socket take the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _remove_stale(path: str) -> None:
@@ -226,15 +241,21 @@ def open_listener(
     ``HOST:PORT`` and ``[IPV6]:PORT`` are bound by ``bind_tcp``, ``unix:PATH`` by
     ``bind_unix`` (its file made with *uds_mode*), ``fd://N`` adopted by
     ``adopt_socket``. Raise ``ValueError`` for an address that does not parse or a
-    descriptor that is not a listening socket, ``OSError`` if the address cannot be
-    had.
+    descriptor that is not a listening socket, ``OSError`` (its message naming the
+    address, its ``errno`` kept) if the address cannot be had.
     """
     bind = parse_bind(address) if isinstance(address, str) else address
-    if bind.kind == "unix":
-        return bind_unix(bind.path, mode=uds_mode, backlog=backlog)
-    if bind.kind == "fd":
-        return adopt_socket(bind.fd, backlog=backlog)
-    return bind_tcp(bind.host, bind.port, backlog=backlog, reuse_port=reuse_port)
+    try:
+        if bind.kind == "unix":
+            return bind_unix(bind.path, mode=uds_mode, backlog=backlog)
+        if bind.kind == "fd":
+            return adopt_socket(bind.fd, backlog=backlog)
+        return bind_tcp(bind.host, bind.port, backlog=backlog, reuse_port=reuse_port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, socket.gaierror):
+            reason = f"{bind.host!r} is not an address or a known host name ({reason})"
+        raise type(exc)(exc.errno, f"cannot listen on {bind}: {reason}") from exc
 
 
 def is_unix(sock: socket.socket) -> bool:
@@ -262,7 +283,8 @@ def systemd_listeners(
     """Take the listening sockets systemd passed (``sd_listen_fds_with_names(3)``).
 
     Read ``LISTEN_PID``, ``LISTEN_FDS`` and ``LISTEN_FDNAMES`` from *environ*
-    (``os.environ`` by default) and remove them from it. When ``LISTEN_PID`` is *pid*
+    (``os.environ`` by default) and remove them from it (and from
+    ``BaseHandler.os_environ``, the environment requests see). When ``LISTEN_PID`` is *pid*
     (this process's id by default), return each socket from descriptor 3 on with its
     name (``"unknown"`` where none was given, as systemd names them), adopted by
     ``adopt_socket``; otherwise, or without the variables, return ``[]``. Raise
@@ -271,6 +293,11 @@ def systemd_listeners(
     """
     env = os.environ if environ is None else environ
     listen_pid, count, names = (env.pop(name, None) for name in _LISTEN_VARIABLES)
+    if environ is None:
+        # Nor in the copy of os.environ that every request's environ starts from
+        # (wsgiref's os_environ, read when wsgi_handlers was imported).
+        for name in _LISTEN_VARIABLES:
+            BaseHandler.os_environ.pop(name, None)
     if listen_pid is None or count is None:
         return []
     if listen_pid.strip() != str(os.getpid() if pid is None else pid):
