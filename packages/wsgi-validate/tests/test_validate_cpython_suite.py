@@ -25,7 +25,9 @@ class MockServer(WSGIServer):
 
     def server_bind(self) -> None:
         host, port = self.server_address[:2]
-        self.server_name = str(host)
+        # CPython's mock leaves SERVER_NAME empty, which PEP 3333 forbids ("must never
+        # be empty"); the real WSGIServer names the host with socket.getfqdn().
+        self.server_name = str(host) or "localhost"
         self.server_port = int(port)
         self.setup_environ()
 

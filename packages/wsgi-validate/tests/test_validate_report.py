@@ -258,6 +258,7 @@ def test_stream_misuse_is_reported_and_passed_through(kit: "type[Kit]") -> None:
         "input-close",
         "errors-write-type",
         "errors-close",
+        "write-from-iterable",  # write() called by the generator, i.e. the iterable
         "write-type",
         "iterator-item-type",
         "content-length-mismatch",

@@ -11,6 +11,7 @@ that whenever the stdlib raises, the first message raised here is the same one.
 """
 
 import re
+from types import TracebackType
 from typing import Any, NamedTuple
 
 from wsgi_util import HOP_BY_HOP_HEADERS
@@ -38,6 +39,9 @@ bad_header_value_re = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 """A character not allowed in a header value or a status line."""
 _stdlib_bad_value = re.compile(r"[\x00-\x08\x0a-\x1f]").search
 
+# PEP 3333 §Unicode Issues: every "string" holds only code points U+0000..U+00FF.
+_not_latin_1 = re.compile(r"[^\x00-\xff]").search
+
 # RFC 9110 section 8.8.3: entity-tag = [ weak ] opaque-tag; weak = %s"W/";
 # opaque-tag = DQUOTE *etagc DQUOTE; etagc = %x21 / %x23-7E / obs-text
 _entity_tag = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"').fullmatch
@@ -55,6 +59,9 @@ _REQUIRED_KEYS = (
     "wsgi.run_once",
 )
 _REQUIRED_KEY_SET = frozenset(_REQUIRED_KEYS)
+# PEP 3333 §environ Variables: REQUEST_METHOD "cannot ever be an empty string";
+# SERVER_NAME and SERVER_PORT "are required strings and must never be empty".
+_NEVER_EMPTY = ("REQUEST_METHOD", "SERVER_NAME", "SERVER_PORT")
 _INPUT_ATTRIBUTES = ("read", "readline", "readlines", "__iter__")
 _ERRORS_ATTRIBUTES = ("flush", "write", "writelines")
 _NO_MESSAGE_BODY = (204, 304)
@@ -125,6 +132,21 @@ def _check_environ(environ: Any, ex: _Exchange) -> None:  # noqa: PLR0912
     # After every stdlib check, so that the first message is the stdlib's.
     if type(version) is tuple and version != (1, 0):
         ex.fail("environ-wsgi-version-value", version)
+    for key in _NEVER_EMPTY:
+        if environ.get(key) == "":
+            ex.fail("environ-empty-value", key)
+    for key, value in environ.items():
+        if "." not in key and type(value) is str and not (key + value).isascii():
+            _check_environ_latin_1(key, value, ex)
+    if "wsgi.file_wrapper" in environ and not callable(environ["wsgi.file_wrapper"]):
+        ex.fail("file-wrapper-callable", environ["wsgi.file_wrapper"])
+
+
+def _check_environ_latin_1(key: str, value: str, ex: _Exchange) -> None:
+    bad = _not_latin_1(key) or _not_latin_1(value)
+    if bad is not None:
+        char = bad.group(0)
+        ex.fail("environ-latin-1", key, char, ord(char), value)
 
 
 def _check_environ_paths(environ: dict[str, Any], ex: _Exchange) -> None:
@@ -219,17 +241,24 @@ def _check_status(status: Any, ex: _Exchange) -> int | None:
     return code
 
 
-def _check_status_syntax(status: str, code: int, ex: _Exchange) -> None:
-    """The status rules the stdlib misses: code at most 599, no control characters."""
-    code_text = status[:3]
-    if not (code_text.isascii() and code_text.isdigit()):
-        # int() also takes "+20", "1_0", " 20" and non-ASCII digits.
-        ex.fail("status-code-integer", code_text)
-    elif code > 599:
-        ex.fail("status-code-range", code)
+def _check_status_syntax(status: str, code: int | None, ex: _Exchange) -> None:
+    """The status rules the stdlib misses: code at most 599, no control characters,
+    only ISO-8859-1 (PEP 3333 §Unicode Issues)."""
+    if code is not None:
+        code_text = status[:3]
+        if not (code_text.isascii() and code_text.isdigit()):
+            # int() also takes "+20", "1_0", " 20" and non-ASCII digits.
+            ex.fail("status-code-integer", code_text)
+        elif code > 599:
+            ex.fail("status-code-range", code)
     bad = bad_header_value_re.search(status)
     if bad is not None:
         ex.fail("status-control-char", status, bad.group(0))
+    if not status.isascii():
+        wide = _not_latin_1(status)
+        if wide is not None:
+            char = wide.group(0)
+            ex.fail("status-latin-1", char, ord(char), status)
 
 
 def check_headers(headers: Any) -> None:
@@ -246,17 +275,19 @@ class _HeaderNotes(NamedTuple):
     lengths: list[str] | None  # every Content-Length value
     with_del: str | None  # the first value holding a DEL (the stdlib lets DEL through)
     etag: str | None  # the ETag value
+    wide: tuple[str, str] | None  # the first (name, value) with a non-ISO-8859-1 char
 
 
-_NOTHING_NOTED = _HeaderNotes(None, None, None, None)
+_NOTHING_NOTED = _HeaderNotes(None, None, None, None, None)
 
 
-def _check_headers(headers: Any, ex: _Exchange) -> _HeaderNotes:  # noqa: PLR0912
+def _check_headers(headers: Any, ex: _Exchange) -> _HeaderNotes:  # noqa: PLR0912, PLR0915
     """Apply the stdlib's header checks in its order; return what later checks need."""
     hop_by_hop: str | None = None
     lengths: list[str] | None = None
     with_del: str | None = None
     etag: str | None = None
+    wide: tuple[str, str] | None = None
     if type(headers) is not list:
         ex.fail("headers-type", headers, type(headers))
         if not isinstance(headers, list | tuple):
@@ -303,9 +334,17 @@ def _check_headers(headers: Any, ex: _Exchange) -> _HeaderNotes:  # noqa: PLR091
                 ex.fail("header-value-control-char", value, bad.group(0))
             elif "\x7f" in value and with_del is None:
                 with_del = value
-    if hop_by_hop is None and lengths is None and with_del is None and etag is None:
+        if wide is None and not ((name or "") + (value or "")).isascii():
+            wide = (name or "", value or "")
+    if (
+        hop_by_hop is None
+        and lengths is None
+        and with_del is None
+        and etag is None
+        and wide is None
+    ):
         return _NOTHING_NOTED
-    return _HeaderNotes(hop_by_hop, lengths, with_del, etag)
+    return _HeaderNotes(hop_by_hop, lengths, with_del, etag, wide)
 
 
 def _check_header_notes(notes: _HeaderNotes, code: int | None, ex: _Exchange) -> int | None:
@@ -318,12 +357,26 @@ def _check_header_notes(notes: _HeaderNotes, code: int | None, ex: _Exchange) ->
         ex.fail("header-hop-by-hop", notes.hop_by_hop)
     if notes.etag is not None and _entity_tag(notes.etag) is None:
         ex.fail("etag-syntax", notes.etag)
-    if notes.lengths is None:
-        return None
-    if code is not None and (code < 200 or code == 204):
-        ex.fail("content-length-not-allowed", code)
-        return None
-    return _check_content_length(notes.lengths, ex)
+    declared = None
+    if notes.lengths is not None:
+        if code is not None and (code < 200 or code == 204):
+            ex.fail("content-length-not-allowed", code)
+        else:
+            declared = _check_content_length(notes.lengths, ex)
+    if notes.wide is not None:
+        _check_header_latin_1(*notes.wide, ex)
+    return declared
+
+
+def _check_header_latin_1(name: str, value: str, ex: _Exchange) -> None:
+    bad = _not_latin_1(name)
+    if bad is not None:
+        char = bad.group(0)
+        ex.fail("header-name-latin-1", char, ord(char), name)
+    bad = _not_latin_1(value)
+    if bad is not None:
+        char = bad.group(0)
+        ex.fail("header-value-latin-1", char, ord(char), name, value)
 
 
 def check_content_type(status: Any, headers: Any) -> None:
@@ -358,6 +411,22 @@ def check_exc_info(exc_info: Any) -> None:
 def _check_exc_info(exc_info: Any, ex: _Exchange) -> None:
     if exc_info is not None and type(exc_info) is not tuple:
         ex.fail("exc-info-type", exc_info, type(exc_info))
+
+
+def _check_exc_info_value(exc_info: tuple[Any, ...], ex: _Exchange) -> None:
+    """PEP 3333: exc_info "must be a Python sys.exc_info() tuple"."""
+    if len(exc_info) == 3:
+        kind, error, traceback = exc_info
+        if kind is None and error is None and traceback is None:
+            return  # what sys.exc_info() gives outside an except block
+        if (
+            isinstance(kind, type)
+            and isinstance(error, kind)
+            and isinstance(error, BaseException)
+            and (traceback is None or isinstance(traceback, TracebackType))
+        ):
+            return
+    ex.fail("exc-info-value", exc_info)
 
 
 def _check_content_length(lengths: list[str], ex: _Exchange) -> int | None:

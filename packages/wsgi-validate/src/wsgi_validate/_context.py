@@ -87,9 +87,12 @@ class _Exchange:
         "head",
         "headers_sent",
         "input_left",
+        "items_expected",
+        "items_yielded",
         "policy",
         "produced",
         "reraised",
+        "returned",
         "started",
         "status_code",
         "watch_body",
@@ -111,6 +114,11 @@ class _Exchange:
         self.watch_body = False
         # start_response re-raised exc_info: the application must not go on.
         self.reraised = False
+        # The application returned its iterable: write() must not be called any more.
+        self.returned = False
+        # len() of the iterable (None if it has no working __len__), and items seen.
+        self.items_expected: int | None = None
+        self.items_yielded = 0
 
     def fail(self, rule_id: str, *args: object) -> None:
         """Handle a broken rule under this request's policy."""
@@ -160,6 +168,10 @@ class _Exchange:
 
     def on_body_end(self) -> None:
         """Check the body length once the application's iterable is exhausted."""
+        expected = self.items_expected
+        if expected is not None and self.items_yielded != expected:
+            self.items_expected = None
+            self.fail("iterator-length", expected, self.items_yielded)
         declared = self.declared_length
         if (
             declared is not None

@@ -30,6 +30,8 @@ _HTTP = "PEP 3333 §Other HTTP Features"
 _UNICODE = "PEP 3333 §Unicode Issues"
 _SERVER = "PEP 3333 §The Server/Gateway Side"
 _ERRORS = "PEP 3333 §Error Handling"
+_WRITE = "PEP 3333 §The write() Callable"
+_FILES = "PEP 3333 §Optional Platform-Specific File Handling"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,14 @@ class Rule:
         if self.message is None:
             return self.summary
         return self.message % args if args else self.message
+
+
+# PEP 3333 §Unicode Issues, quoted by the messages of the ISO-8859-1 rules.
+_FATAL_UNICODE = (
+    'PEP 3333 says "It is a fatal error for an application to supply strings containing '
+    'any other Unicode character or code point" than U+0000..U+00FF; encode such text '
+    "(RFC 2047, RFC 8187)"
+)
 
 
 def _rules(*rules: Rule) -> dict[str, Rule]:
@@ -118,6 +128,18 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
     Rule("environ-wsgi-version-value", "server", _ENVIRON,
          "wsgi.version is (1, 0)",
          "wsgi.version should be (1, 0), not %r", origin="new"),
+    Rule("environ-empty-value", "server", _ENVIRON,
+         "REQUEST_METHOD, SERVER_NAME and SERVER_PORT are never empty",
+         "Environment variable %s is empty; PEP 3333 says it must never be empty",
+         origin="new"),
+    Rule("environ-latin-1", "server", _UNICODE,
+         "CGI variables hold only ISO-8859-1 characters (U+0000..U+00FF)",
+         "Environment variable %r holds %r (U+%04X), which is not ISO-8859-1: servers "
+         '"must not supply strings to an application containing any other Unicode '
+         'characters" (PEP 3333 §Unicode Issues); value: %r', origin="new"),
+    Rule("file-wrapper-callable", "server", _FILES,
+         "wsgi.file_wrapper, when present, is callable",
+         "wsgi.file_wrapper must be a callable (got %r)", origin="new"),
     # -- wsgi.input -----------------------------------------------------------------------
     Rule("input-read-size", "application", _STREAMS,
          "wsgi.input.read() is called with a size", None, strict_only=True),
@@ -132,12 +154,22 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
          "the application does not read wsgi.input past CONTENT_LENGTH",
          "Application read past CONTENT_LENGTH: asked for %d bytes with %d left",
          origin="new"),
+    Rule("input-other-attribute", "application", _STREAMS,
+         "the application uses only read, readline, readlines and __iter__ of wsgi.input",
+         "Application used wsgi.input.%s: applications \"must not use any other methods "
+         'or attributes of the input or errors objects" (PEP 3333 §Input and Error '
+         "Streams); wsgi.input has read, readline, readlines and __iter__", origin="new"),
     # -- wsgi.errors ----------------------------------------------------------------------
     Rule("errors-write-type", "application", _STREAMS,
          "wsgi.errors.write() and writelines() get str", None),
     Rule("errors-close", "application", _STREAMS,
          "the application never closes wsgi.errors",
          "errors.close() must not be called"),
+    Rule("errors-other-attribute", "application", _STREAMS,
+         "the application uses only write, writelines and flush of wsgi.errors",
+         "Application used wsgi.errors.%s: applications \"must not use any other methods "
+         'or attributes of the input or errors objects" (PEP 3333 §Input and Error '
+         "Streams); wsgi.errors has write, writelines and flush", origin="new"),
     # -- start_response ---------------------------------------------------------------------
     Rule("start-response-arguments", "application", _START,
          "start_response gets status, headers and optionally exc_info",
@@ -165,6 +197,10 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
     Rule("status-control-char", "application", "RFC 9112 §4",
          "the status has no control characters but HTAB (DEL included)",
          "Status contains a control character: %r (bad char: %r)", origin="new"),
+    Rule("status-latin-1", "application", _UNICODE,
+         "the status holds only ISO-8859-1 characters (U+0000..U+00FF)",
+         "Status contains %r (U+%04X), which is not ISO-8859-1: " + _FATAL_UNICODE + ": %r",
+         origin="new"),
     Rule("headers-type", "application", _START,
          "response_headers is a builtin list",
          "Headers (%r) must be of type list: %r"),
@@ -192,6 +228,14 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
     Rule("header-value-control-char", "application", "RFC 9110 §5.5",
          "header values have no control characters but HTAB (DEL included)",
          "Bad header value: %r (bad char: %r)"),
+    Rule("header-name-latin-1", "application", _UNICODE,
+         "header names hold only ISO-8859-1 characters (U+0000..U+00FF)",
+         "Header name contains %r (U+%04X), which is not ISO-8859-1: " + _FATAL_UNICODE
+         + ": %r", origin="new"),
+    Rule("header-value-latin-1", "application", _UNICODE,
+         "header values hold only ISO-8859-1 characters (U+0000..U+00FF)",
+         "Header value contains %r (U+%04X), which is not ISO-8859-1: " + _FATAL_UNICODE
+         + ": %r: %r", origin="new"),
     Rule("content-type-missing", "application", "RFC 9110 §8.3",
          "a response with content has a Content-Type header",
          "No Content-Type header found in headers (%s)", strict_only=True),
@@ -202,6 +246,10 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
     Rule("exc-info-type", "application", _START,
          "exc_info is a tuple or None",
          "exc_info (%r) is not a tuple: %r"),
+    Rule("exc-info-value", "application", _START,
+         "exc_info is a sys.exc_info() triple: (type, exception, traceback)",
+         "exc_info must be a sys.exc_info() tuple (type, exception, traceback), not %r",
+         origin="new"),
     Rule("header-hop-by-hop", "application", _HTTP,
          "the application sets no hop-by-hop header (Connection, Transfer-Encoding, ...)",
          "Hop-by-hop header not allowed in a WSGI response: %r", origin="new"),
@@ -218,6 +266,9 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
     Rule("start-response-twice", "application", _START,
          "start_response is called again only with exc_info",
          "start_response() called a second time without exc_info", origin="new"),
+    Rule("write-not-callable", "server", _START,
+         "start_response returns a write() callable",
+         "start_response must return a write(body_data) callable, not %r", origin="new"),
     Rule("exc-info-not-reraised", "server", _START,
          "start_response re-raises exc_info once the headers are sent",
          "start_response() got exc_info after the headers were sent and returned "
@@ -234,8 +285,16 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
          "the application does not return a str or bytes object as its iterable",
          "You should not return a string as your application iterator, instead return "
          "a single-item list containing a bytestring."),
+    Rule("app-return-not-iterable", "application", _SPEC,
+         "the application returns an iterable",
+         "The application must return an iterable yielding bytestrings, not %r",
+         origin="new"),
     Rule("write-type", "application", _START,
          "write() gets bytes", None),
+    Rule("write-from-iterable", "application", _WRITE,
+         "write() is not called once the application has returned its iterable",
+         "Applications must not invoke write() from within their return iterable "
+         "(PEP 3333 §The write() Callable)", origin="new"),
     Rule("iterator-read-after-close", "server", _SERVER,
          "the server does not iterate the body after closing it",
          "Iterator read after closed"),
@@ -261,6 +320,18 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
          "no body on the response to a HEAD request",
          "The response to a HEAD request must not have a body, but the application "
          "produced %d bytes", origin="new"),
+    Rule("iterator-length", "application", _SPEC,
+         "when len() of the returned iterable works, it is the number of items yielded",
+         "len() of the application's iterable said %d but it yielded %d items: a working "
+         "__len__() must return an accurate result", origin="new"),
+    # -- wsgi.file_wrapper ----------------------------------------------------------------
+    Rule("file-wrapper-filelike", "application", _FILES,
+         "the object given to wsgi.file_wrapper has a read() method",
+         "The object given to wsgi.file_wrapper must be file-like, with a read() method: "
+         "%r", origin="new"),
+    Rule("file-wrapper-return", "server", _FILES,
+         "wsgi.file_wrapper returns an iterable, with close() if the file-like object has one",
+         "wsgi.file_wrapper returned %r: %s", origin="new"),
 ))
 # fmt: on
 """Every rule by id (read-only); ``validator(..., ignore=[...])`` takes these ids."""

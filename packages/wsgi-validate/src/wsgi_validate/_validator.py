@@ -1,6 +1,6 @@
 """``validator()``: the middleware that checks both sides of the WSGI interface."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from typing import Any, cast
 
 from wsgi_util.types import WSGIApplication
@@ -9,6 +9,7 @@ from wsgi_validate._checks import (
     _check_content_type,
     _check_environ,
     _check_exc_info,
+    _check_exc_info_value,
     _check_header_notes,
     _check_headers,
     _check_iterator,
@@ -18,7 +19,13 @@ from wsgi_validate._checks import (
 from wsgi_validate._context import _Exchange, _Policy
 from wsgi_validate._report import ValidationReport
 from wsgi_validate._rules import RULES
-from wsgi_validate._wrappers import ErrorWrapper, InputWrapper, IteratorWrapper, WriteWrapper
+from wsgi_validate._wrappers import (
+    ErrorWrapper,
+    InputWrapper,
+    IteratorWrapper,
+    WriteWrapper,
+    _FileWrapperCheck,
+)
 
 
 def validator(
@@ -79,8 +86,12 @@ def validator(
                 wsgi_errors = ErrorWrapper(environ["wsgi.errors"])
                 wsgi_errors._exchange = ex
                 environ["wsgi.errors"] = wsgi_errors
+            file_wrapper = environ.get("wsgi.file_wrapper")
+            if callable(file_wrapper):
+                environ["wsgi.file_wrapper"] = _FileWrapperCheck(file_wrapper, ex)
 
         iterator: Any = application(environ, _start_response_wrapper(start_response, ex))
+        ex.returned = True
         if ex.reraised:
             ex.on_trapped()
         if iterator is None or iterator == False:  # noqa: E712 (the stdlib's test)
@@ -88,6 +99,10 @@ def validator(
             return cast("Iterable[bytes]", iterator)
         if not _check_iterator(iterator, ex):
             return cast("Iterable[bytes]", iterator)
+        if not _is_iterable(iterator):
+            ex.fail("app-return-not-iterable", iterator)
+            return cast("Iterable[bytes]", iterator)
+        ex.items_expected = _length(iterator)
         wrapper = IteratorWrapper(iterator, ex.started)
         wrapper._exchange = ex
         return wrapper
@@ -118,26 +133,49 @@ def _start_response_wrapper(
         _check_exc_info(exc_info, ex)
 
         # The rules the stdlib misses.
-        if code is not None:
+        if type(status) is str:
             _check_status_syntax(status, code, ex)
         declared = _check_header_notes(notes, code, ex)
+        if type(exc_info) is tuple:
+            _check_exc_info_value(exc_info, ex)
+        # PEP 3333: a second call without exc_info is a fatal error, "This includes
+        # the case where the first call to start_response raised an error."
         if ex.started and exc_info is None:
             ex.fail("start-response-twice")
 
         headers_were_sent = ex.headers_sent
+        ex.started.append(None)
         try:
-            write = start_response(*args)
+            write: object = start_response(*args)
         except BaseException:
             if exc_info is not None and headers_were_sent:
                 ex.reraised = True
             raise
         if exc_info is not None and headers_were_sent:
             ex.fail("exc-info-not-reraised")
-        ex.started.append(None)
+        if not callable(write):
+            ex.fail("write-not-callable", write)
         ex.set_response(code, declared)
-        return _write_wrapper(write, ex)
+        return _write_wrapper(cast("Callable[[bytes], object]", write), ex)
 
     return start_response_wrapper
+
+
+def _is_iterable(value: object) -> bool:
+    """Return true if ``iter(value)`` can work (the type has the protocol)."""
+    kind = type(value)
+    return hasattr(kind, "__iter__") or hasattr(kind, "__getitem__")
+
+
+def _length(iterable: object) -> int | None:
+    """Return ``len(iterable)`` if it works, as a server may rely on it; else None."""
+    if not isinstance(iterable, Sized):
+        return None
+    try:
+        length = len(iterable)
+    except Exception:  # no working __len__: nothing a server could rely on
+        return None
+    return length
 
 
 def _write_wrapper(write: Callable[[bytes], object], ex: _Exchange) -> WriteWrapper:

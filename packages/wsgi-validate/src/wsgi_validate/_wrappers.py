@@ -88,6 +88,16 @@ class InputWrapper:
         """Fail: the application must not close ``wsgi.input``."""
         self._exchange.fail("input-close")
 
+    def __getattr__(self, name: str) -> Any:
+        """Fail: PEP 3333 allows only read, readline, readlines and ``__iter__``.
+
+        In report mode the attribute of the wrapped stream is returned after the
+        violation is recorded.
+        """
+        _refuse_special(name, "input")
+        self._exchange.fail("input-other-attribute", name)
+        return getattr(self.input, name)
+
 
 class ErrorWrapper:
     """Wraps ``wsgi.errors``: writes take str; the application never closes it."""
@@ -117,6 +127,23 @@ class ErrorWrapper:
         """Fail: the application must not close ``wsgi.errors``."""
         self._exchange.fail("errors-close")
 
+    def __getattr__(self, name: str) -> Any:
+        """Fail: PEP 3333 allows only write, writelines and flush.
+
+        In report mode the attribute of the wrapped stream is returned after the
+        violation is recorded.
+        """
+        _refuse_special(name, "errors")
+        self._exchange.fail("errors-other-attribute", name)
+        return getattr(self.errors, name)
+
+
+def _refuse_special(name: str, stream_attribute: str) -> None:
+    # Special names are Python's protocols (copy, pickle, ...), not stream methods;
+    # the wrapped stream's own attribute is missing only before __init__ has run.
+    if name.startswith("__") or name == stream_attribute:
+        raise AttributeError(name)
+
 
 class WriteWrapper:
     """Wraps the ``write()`` callable ``start_response`` returns: it takes bytes."""
@@ -130,6 +157,8 @@ class WriteWrapper:
     def __call__(self, s: bytes) -> None:
         """Check and write *s*; a ``write()`` call sends the headers (PEP 3333)."""
         ex = self._exchange
+        if ex.returned:
+            ex.fail("write-from-iterable")
         if type(s) is not bytes:
             ex.fail("write-type")
         elif s:
@@ -183,6 +212,7 @@ class IteratorWrapper:
                 ex.on_trapped()
             ex.on_body_end()
             raise
+        ex.items_yielded += 1
         if type(v) is not bytes:
             ex.fail("iterator-item-type", v)
         if self.check_start_response is not None:
@@ -212,3 +242,32 @@ class IteratorWrapper:
         if policy.raises("iterator-not-closed"):
             sys.stderr.write("Iterator garbage collected without being closed")
         ex.fail("iterator-not-closed")
+
+
+class _FileWrapperCheck:
+    """Stands for the server's ``wsgi.file_wrapper``: checks the call and its result
+    (PEP 3333 §Optional Platform-Specific File Handling) and returns that result."""
+
+    __slots__ = ("_exchange", "file_wrapper")
+
+    def __init__(self, file_wrapper: Callable[..., Any], exchange: _Exchange) -> None:
+        self.file_wrapper = file_wrapper
+        self._exchange = exchange
+
+    def __call__(self, filelike: Any, *args: Any) -> Any:
+        """Wrap *filelike* with the server's file wrapper, checking both sides."""
+        ex = self._exchange
+        if not hasattr(filelike, "read"):
+            ex.fail("file-wrapper-filelike", filelike)
+        result = self.file_wrapper(filelike, *args)
+        kind = type(result)
+        if not (hasattr(kind, "__iter__") or hasattr(kind, "__getitem__")):
+            ex.fail("file-wrapper-return", result, "it must return an iterable object")
+        elif hasattr(filelike, "close") and not hasattr(result, "close"):
+            ex.fail(
+                "file-wrapper-return",
+                result,
+                "the file-like object has a close() method, so the iterable must have "
+                "a close() method that invokes it",
+            )
+        return result
