@@ -2,6 +2,7 @@
 ``AssertionError`` with a clear message, a conforming one passes."""
 
 import contextlib
+import io
 import re
 import wsgiref.validate
 from collections.abc import Iterable, Iterator
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from wsgi_util.types import StartResponse, WSGIEnvironment
-from wsgi_validate import RULES, validator
+from wsgi_validate import RULES, ValidationReport, validator
 
 if TYPE_CHECKING:
     from conftest import Kit, Runner
@@ -474,3 +475,130 @@ def test_app_that_traps_the_reraised_exc_info_after_write_is_refused(
 
     with pytest.raises(AssertionError, match="must let it propagate"):
         run(app)
+
+
+# -- ISO-8859-1 only (PEP 3333 §Unicode Issues) ------------------------------------------
+
+_FATAL = (
+    'PEP 3333 says "It is a fatal error for an application to supply strings containing '
+    'any other Unicode character or code point" than U+0000..U+00FF'
+)
+
+
+def test_status_beyond_iso_8859_1_is_refused_quoting_the_character_and_the_pep(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    with pytest.raises(AssertionError) as raised:
+        run(kit.app_with("200 Ça va 😀"))
+    message = str(raised.value)
+    assert message.startswith("Status contains '😀' (U+1F600), which is not ISO-8859-1: ")
+    assert _FATAL in message
+    assert message.endswith(": '200 Ça va 😀'")
+
+
+def test_header_value_beyond_iso_8859_1_is_refused_quoting_the_character_and_the_pep(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    disposition = ("Content-Disposition", 'attachment; filename="報告.pdf"')
+    with pytest.raises(AssertionError) as raised:
+        run(kit.app_with(headers=[CT, disposition]))
+    message = str(raised.value)
+    assert message.startswith("Header value contains '報' (U+5831), which is not ISO-8859-1: ")
+    assert _FATAL in message
+    assert message.endswith(": 'Content-Disposition': 'attachment; filename=\"報告.pdf\"'")
+
+
+def test_iso_8859_1_text_and_rfc_8187_encoded_values_are_accepted(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    headers = [CT, ("Content-Disposition", "attachment; filename*=UTF-8''%E5%A0%B1.pdf")]
+    assert run(kit.app_with("200 Ça va ÿ", headers)).status == "200 Ça va ÿ"
+
+
+def test_stdlib_accepts_what_pep_3333_calls_a_fatal_error(kit: "type[Kit]") -> None:
+    kit.FakeServer().run(
+        wsgiref.validate.validator(kit.app_with("200 😀", [CT, ("X-A", "報告")])),
+        kit.make_environ(),
+    )
+
+
+def test_cgi_variable_beyond_iso_8859_1_is_refused(run: "Runner", kit: "type[Kit]") -> None:
+    with pytest.raises(AssertionError, match=r"Environment variable 'PATH_INFO' holds '報'"):
+        run(kit.app_with(), kit.make_environ(PATH_INFO="/報告"))
+
+
+# -- the rest of PEP 3333's musts ----------------------------------------------------------
+
+
+def test_exc_info_as_sys_exc_info_gives_it_outside_an_exception_is_accepted(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [CT], (None, None, None))
+        return [b"ok"]
+
+    assert run(app).body == b"ok"
+
+
+def test_stream_protocol_names_are_not_stream_methods(kit: "type[Kit]") -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        assert not hasattr(environ["wsgi.input"], "__fspath__")
+        assert not hasattr(environ["wsgi.errors"], "__fspath__")
+        start_response("200 OK", [CT])
+        return [b"ok"]
+
+    kit.FakeServer().run(validator(app), kit.make_environ())
+
+
+def test_other_stream_method_in_report_mode_is_recorded_and_passed_through(
+    kit: "type[Kit]",
+) -> None:
+    report = ValidationReport()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [CT])
+        return [environ["wsgi.input"].getvalue()]
+
+    assert kit.FakeServer().run(validator(app, report=report), kit.make_environ(b"body")).body == (
+        b"body"
+    )
+    assert [v.message for v in report.violations] == [
+        RULES["input-other-attribute"].format(("getvalue",))
+    ]
+
+
+def test_accurate_len_of_the_iterable_is_accepted(run: "Runner", kit: "type[Kit]") -> None:
+    assert run(kit.app_with(body=[b"a", b"b", b""])).body == b"ab"
+
+
+def test_len_of_the_servers_own_file_wrapper_is_not_checked(kit: "type[Kit]") -> None:
+    class BytesLeft:
+        """Like waitress's file wrapper: len() counts bytes, not items."""
+
+        def __init__(self, filelike: Any, block_size: int = 8192) -> None:
+            self.filelike = filelike
+
+        def __len__(self) -> int:
+            return 0
+
+        def __iter__(self) -> Iterator[bytes]:
+            return iter([self.filelike.read()])
+
+        def close(self) -> None:
+            self.filelike.close()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        start_response("200 OK", [CT])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"file"))
+
+    environ = kit.make_environ()
+    environ["wsgi.file_wrapper"] = BytesLeft
+    assert kit.FakeServer().run(validator(app), environ).body == b"file"
+
+
+def test_write_before_returning_is_accepted(run: "Runner", kit: "type[Kit]") -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [CT])(b"written ")
+        return [b"then yielded"]
+
+    assert run(app).body == b"written then yielded"

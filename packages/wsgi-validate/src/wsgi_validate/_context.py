@@ -84,6 +84,7 @@ class _Exchange:
         "body_flagged",
         "declared_length",
         "environ",
+        "file_wrapped",
         "head",
         "headers_sent",
         "input_left",
@@ -119,6 +120,8 @@ class _Exchange:
         # len() of the iterable (None if it has no working __len__), and items seen.
         self.items_expected: int | None = None
         self.items_yielded = 0
+        # The last iterable wsgi.file_wrapper returned (the server's own type).
+        self.file_wrapped: object = None
 
     def fail(self, rule_id: str, *args: object) -> None:
         """Handle a broken rule under this request's policy."""

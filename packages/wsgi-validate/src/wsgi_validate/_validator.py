@@ -102,7 +102,11 @@ def validator(
         if not _is_iterable(iterator):
             ex.fail("app-return-not-iterable", iterator)
             return cast("Iterable[bytes]", iterator)
-        ex.items_expected = _length(iterator)
+        if iterator is not ex.file_wrapped:
+            # A server's own file wrapper is exempt: its len() may mean what the
+            # server wants (waitress's counts bytes left), PEP 3333 lets servers
+            # use their own types' attributes.
+            ex.items_expected = _length(iterator)
         wrapper = IteratorWrapper(iterator, ex.started)
         wrapper._exchange = ex
         return wrapper
@@ -121,6 +125,7 @@ def _start_response_wrapper(
                 ex.fail("start-response-arguments", args)
             if kw:
                 ex.fail("start-response-keywords")
+            ex.started.append(None)  # passed through (report mode): it was called
             return _write_wrapper(start_response(*args, **kw), ex)
         status, headers = args[0], args[1]
         exc_info = args[2] if len(args) == 3 else None

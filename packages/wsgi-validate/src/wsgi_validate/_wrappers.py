@@ -270,4 +270,5 @@ class _FileWrapperCheck:
                 "the file-like object has a close() method, so the iterable must have "
                 "a close() method that invokes it",
             )
+        ex.file_wrapped = result
         return result
