@@ -104,9 +104,14 @@ def _check_environ(environ: Any, ex: _Exchange) -> None:  # noqa: PLR0912
     policy = ex.policy
     if policy.strict and "QUERY_STRING" not in environ:
         ex.fail("environ-query-string")
-    # Keys with a dot are extensions: their values may be of any type.
-    not_str = [k for k, v in environ.items() if type(v) is not str and "." not in k]
-    for key in not_str:
+    # One pass over the CGI variables (keys without a dot: extensions may hold any
+    # type) for two rules, str values and ISO-8859-1 text (isascii() is its fast pass).
+    suspects = [
+        k
+        for k, v in environ.items()
+        if "." not in k and not (type(v) is str and v.isascii() and k.isascii())
+    ]
+    for key in [k for k in suspects if type(environ[k]) is not str]:
         value = environ[key]
         ex.fail("environ-value-type", key, type(value), value)
 
@@ -135,15 +140,14 @@ def _check_environ(environ: Any, ex: _Exchange) -> None:  # noqa: PLR0912
     for key in _NEVER_EMPTY:
         if environ.get(key) == "":
             ex.fail("environ-empty-value", key)
-    for key, value in environ.items():
-        if "." not in key and type(value) is str and not (key + value).isascii():
-            _check_environ_latin_1(key, value, ex)
+    for key in suspects:
+        _check_environ_latin_1(key, environ[key], ex)
     if "wsgi.file_wrapper" in environ and not callable(environ["wsgi.file_wrapper"]):
         ex.fail("file-wrapper-callable", environ["wsgi.file_wrapper"])
 
 
-def _check_environ_latin_1(key: str, value: str, ex: _Exchange) -> None:
-    bad = _not_latin_1(key) or _not_latin_1(value)
+def _check_environ_latin_1(key: str, value: object, ex: _Exchange) -> None:
+    bad = _not_latin_1(key) or (_not_latin_1(value) if type(value) is str else None)
     if bad is not None:
         char = bad.group(0)
         ex.fail("environ-latin-1", key, char, ord(char), value)
@@ -334,7 +338,9 @@ def _check_headers(headers: Any, ex: _Exchange) -> _HeaderNotes:  # noqa: PLR091
                 ex.fail("header-value-control-char", value, bad.group(0))
             elif "\x7f" in value and with_del is None:
                 with_del = value
-        if wide is None and not ((name or "") + (value or "")).isascii():
+        if wide is None and not (
+            (name is None or name.isascii()) and (value is None or value.isascii())
+        ):
             wide = (name or "", value or "")
     if (
         hop_by_hop is None

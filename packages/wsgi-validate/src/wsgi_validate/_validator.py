@@ -78,18 +78,7 @@ def validator(
         _check_environ(environ, ex)
 
         if isinstance(environ, dict):
-            if "wsgi.input" in environ:
-                wsgi_input = InputWrapper(environ["wsgi.input"])
-                wsgi_input._exchange = ex
-                environ["wsgi.input"] = wsgi_input
-            if "wsgi.errors" in environ:
-                wsgi_errors = ErrorWrapper(environ["wsgi.errors"])
-                wsgi_errors._exchange = ex
-                environ["wsgi.errors"] = wsgi_errors
-            file_wrapper = environ.get("wsgi.file_wrapper")
-            if callable(file_wrapper):
-                environ["wsgi.file_wrapper"] = _FileWrapperCheck(file_wrapper, ex)
-
+            _wrap_environ(environ, ex)
         iterator: Any = application(environ, _start_response_wrapper(start_response, ex))
         ex.returned = True
         if ex.reraised:
@@ -99,19 +88,35 @@ def validator(
             return cast("Iterable[bytes]", iterator)
         if not _check_iterator(iterator, ex):
             return cast("Iterable[bytes]", iterator)
-        if not _is_iterable(iterator):
-            ex.fail("app-return-not-iterable", iterator)
-            return cast("Iterable[bytes]", iterator)
-        if iterator is not ex.file_wrapped:
-            # A server's own file wrapper is exempt: its len() may mean what the
-            # server wants (waitress's counts bytes left), PEP 3333 lets servers
-            # use their own types' attributes.
-            ex.items_expected = _length(iterator)
+        if type(iterator) is not list:  # a list is iterable, its len() accurate
+            if not _is_iterable(iterator):
+                ex.fail("app-return-not-iterable", iterator)
+                return cast("Iterable[bytes]", iterator)
+            if iterator is not ex.file_wrapped:
+                # A server's own file wrapper is exempt: its len() may mean what the
+                # server wants (waitress's counts bytes left), PEP 3333 lets servers
+                # use their own types' attributes.
+                ex.items_expected = _length(iterator)
         wrapper = IteratorWrapper(iterator, ex.started)
         wrapper._exchange = ex
         return wrapper
 
     return lint_app
+
+
+def _wrap_environ(environ: dict[str, Any], ex: _Exchange) -> None:
+    """Put the checking wrappers around the server's streams and file wrapper."""
+    if "wsgi.input" in environ:
+        wsgi_input = InputWrapper(environ["wsgi.input"])
+        wsgi_input._exchange = ex
+        environ["wsgi.input"] = wsgi_input
+    if "wsgi.errors" in environ:
+        wsgi_errors = ErrorWrapper(environ["wsgi.errors"])
+        wsgi_errors._exchange = ex
+        environ["wsgi.errors"] = wsgi_errors
+    file_wrapper = environ.get("wsgi.file_wrapper")
+    if callable(file_wrapper):
+        environ["wsgi.file_wrapper"] = _FileWrapperCheck(file_wrapper, ex)
 
 
 def _start_response_wrapper(
