@@ -226,14 +226,23 @@ class _EnvironSubclass(dict[str, Any]):
     pass
 
 
+class _OverReading(io.BytesIO):
+    def read(self, size: int | None = -1) -> bytes:
+        return b"more than asked"
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return b"two\nlines\n"
+
+
 @dataclass(frozen=True)
 class Case:
     """An application, environ and server that break one rule.
 
     ``environ`` replaces keys of a conforming environ (``None`` deletes one;
-    ``"__type__"`` gives its class); ``also`` names the rules the case cannot help
-    breaking too; ``passes_through`` is what report mode lets through from the
-    application or the server (it changes nothing).
+    ``"__type__"`` gives its class, ``"__key__"`` adds a key that is not a str);
+    ``also`` names the rules the case cannot help breaking too; ``passes_through`` is
+    what report mode lets through from the application or the server (it changes
+    nothing).
     """
 
     rule: str
@@ -298,6 +307,13 @@ CASES: dict[str, Case] = {
     "input-past-content-length:readline": Case(
         "input-past-content-length", doing(lambda e, w: e["wsgi.input"].readline(100)),
         body=b"x"),
+    "input-read-semantics": Case("input-read-semantics",
+                                 doing(lambda e, w: e["wsgi.input"].read(4)),
+                                 {"wsgi.input": _OverReading()}),
+    "input-read-semantics:readline": Case("input-read-semantics",
+                                          doing(lambda e, w: e["wsgi.input"].readline()),
+                                          {"wsgi.input": _OverReading()}),
+    "environ-key-type": Case("environ-key-type", ok_app, {"__key__": 1}),
     "input-other-attribute": Case("input-other-attribute",
                                   doing(lambda e, w: e["wsgi.input"].seek(0))),
     "errors-other-attribute": Case("errors-other-attribute",
@@ -390,7 +406,10 @@ MODES = {
 def _environ(case: Case, kit: "type[Kit]") -> WSGIEnvironment:
     overrides = dict(case.environ)
     cls = overrides.pop("__type__", dict)
+    odd_key = overrides.pop("__key__", None)
     environ: WSGIEnvironment = cls(kit.make_environ(case.body, **overrides))
+    if odd_key is not None:
+        environ[odd_key] = "value"
     return environ
 
 

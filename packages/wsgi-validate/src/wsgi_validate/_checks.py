@@ -106,11 +106,22 @@ def _check_environ(environ: Any, ex: _Exchange) -> None:  # noqa: PLR0912
         ex.fail("environ-query-string")
     # One pass over the CGI variables (keys without a dot: extensions may hold any
     # type) for two rules, str values and ISO-8859-1 text (isascii() is its fast pass).
-    suspects = [
-        k
-        for k, v in environ.items()
-        if "." not in k and not (type(v) is str and v.isascii() and k.isascii())
-    ]
+    try:
+        suspects = [
+            k
+            for k, v in environ.items()
+            if "." not in k and not (type(v) is str and v.isascii() and k.isascii())
+        ]
+    except TypeError:  # a key that is not a str ("." in 1 raises)
+        for key in [k for k in environ if type(k) is not str]:
+            ex.fail("environ-key-type", key)
+        suspects = [
+            k
+            for k, v in environ.items()
+            if type(k) is str
+            and "." not in k
+            and not (type(v) is str and v.isascii() and k.isascii())
+        ]
     for key in [k for k in suspects if type(environ[k]) is not str]:
         value = environ[key]
         ex.fail("environ-value-type", key, type(value), value)

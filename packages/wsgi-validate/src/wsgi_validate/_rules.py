@@ -90,6 +90,9 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
          "QUERY_STRING is not in the WSGI environment; the cgi module will use sys.argv "
          "when this variable is missing, so application errors are more likely",
          severity="warning", strict_only=True),
+    Rule("environ-key-type", "server", _SPEC,
+         "environ keys are str",
+         "Environment keys must be of type str: %r", origin="new"),
     Rule("environ-value-type", "server", _UNICODE,
          "CGI variables (keys without a dot) hold native strings",
          "Environmental variable %s is not a string: %r (value: %r)"),
@@ -147,6 +150,11 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
          "wsgi.input methods are called with at most one argument", None),
     Rule("input-return-type", "server", _STREAMS,
          "wsgi.input returns bytes (readlines: a list of bytes)", None),
+    Rule("input-read-semantics", "server", _STREAMS,
+         "wsgi.input.read(n) and readline(n) return at most n bytes, readline one line",
+         "wsgi.input.%s(%s) returned %s: PEP 3333 gives the methods the semantics of the "
+         "Python Library Reference (at most the size asked for, one line from readline)",
+         origin="new"),
     Rule("input-close", "application", _STREAMS,
          "the application never closes wsgi.input",
          "input.close() must not be called"),

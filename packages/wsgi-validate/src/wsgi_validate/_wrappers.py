@@ -42,8 +42,11 @@ class InputWrapper:
         v = self.input.read(*args)
         if type(v) is not bytes:
             ex.fail("input-return-type")
-        elif ex.input_left is not None:
-            ex.input_left = max(ex.input_left - len(v), 0)
+        else:
+            if args:
+                _check_read(v, args[0], "read", ex)
+            if ex.input_left is not None:
+                ex.input_left = max(ex.input_left - len(v), 0)
         return v  # type: ignore[no-any-return]
 
     def readline(self, *args: Any) -> bytes:
@@ -56,8 +59,10 @@ class InputWrapper:
         v = self.input.readline(*args)
         if type(v) is not bytes:
             ex.fail("input-return-type")
-        elif ex.input_left is not None:
-            ex.input_left = max(ex.input_left - len(v), 0)
+        else:
+            _check_read(v, args[0] if args else None, "readline", ex)
+            if ex.input_left is not None:
+                ex.input_left = max(ex.input_left - len(v), 0)
         return v  # type: ignore[no-any-return]
 
     def readlines(self, *args: Any) -> list[bytes]:
@@ -97,6 +102,15 @@ class InputWrapper:
         _refuse_special(name, "input")
         self._exchange.fail("input-other-attribute", name)
         return getattr(self.input, name)
+
+
+def _check_read(data: bytes, size: object, method: str, ex: _Exchange) -> None:
+    """The Library Reference's semantics PEP 3333 points to: ``read(n)`` and
+    ``readline(n)`` return at most n bytes, ``readline`` at most one line."""
+    if type(size) is int and 0 <= size < len(data):
+        ex.fail("input-read-semantics", method, size, f"{len(data)} bytes")
+    elif method == "readline" and b"\n" in data[:-1]:
+        ex.fail("input-read-semantics", method, "" if size is None else size, f"{data!r}")
 
 
 class ErrorWrapper:
