@@ -109,7 +109,7 @@ def _check_read(data: bytes, size: object, method: str, ex: _Exchange) -> None:
     ``readline(n)`` return at most n bytes, ``readline`` at most one line."""
     if type(size) is int and 0 <= size < len(data):
         ex.fail("input-read-semantics", method, size, f"{len(data)} bytes")
-    elif method == "readline" and b"\n" in data[:-1]:
+    elif method == "readline" and 0 <= data.find(b"\n") < len(data) - 1:
         ex.fail("input-read-semantics", method, "" if size is None else size, f"{data!r}")
 
 
