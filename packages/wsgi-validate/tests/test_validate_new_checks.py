@@ -602,3 +602,23 @@ def test_write_before_returning_is_accepted(run: "Runner", kit: "type[Kit]") -> 
         return [b"then yielded"]
 
     assert run(app).body == b"written then yielded"
+
+
+@pytest.mark.parametrize("stream", ["wsgi.input", "wsgi.errors"])
+def test_probing_a_stream_answers_as_wsgiref_validate_does(kit: "type[Kit]", stream: str) -> None:
+    # Frameworks probe streams (hasattr, getattr with a default): under
+    # wsgiref.validate the wrapper has no other attribute, so the probe says no.
+    # Here too, while using the attribute still fails the check.
+    seen: list[object] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        wrapped = environ[stream]
+        seen.append(hasattr(wrapped, "seekable"))
+        seen.append(getattr(wrapped, "fileno", None))
+        with pytest.raises(AssertionError, match="seekable"):
+            wrapped.seekable()
+        start_response("200 OK", [CT])
+        return [b"ok"]
+
+    assert kit.FakeServer().run(validator(app), kit.make_environ(b"")).body == b"ok"
+    assert seen == [False, None]

@@ -100,7 +100,10 @@ class InputWrapper:
         violation is recorded.
         """
         _refuse_special(name, "input")
-        self._exchange.fail("input-other-attribute", name)
+        try:
+            self._exchange.fail("input-other-attribute", name)
+        except AssertionError as exc:  # hasattr() and getattr(..., default) say no
+            raise StreamAttributeError(*exc.args) from None
         return getattr(self.input, name)
 
 
@@ -148,8 +151,21 @@ class ErrorWrapper:
         violation is recorded.
         """
         _refuse_special(name, "errors")
-        self._exchange.fail("errors-other-attribute", name)
+        try:
+            self._exchange.fail("errors-other-attribute", name)
+        except AssertionError as exc:  # hasattr() and getattr(..., default) say no
+            raise StreamAttributeError(*exc.args) from None
         return getattr(self.errors, name)
+
+
+class StreamAttributeError(AssertionError, AttributeError):
+    """A stream attribute PEP 3333 does not give the application, used in raise mode.
+
+    An ``AssertionError`` like every failed check, and an ``AttributeError`` too, so
+    that ``hasattr(stream, name)`` and ``getattr(stream, name, default)`` answer as
+    they do under ``wsgiref.validate`` (whose wrappers have no such attribute): a
+    framework that probes a stream keeps working, a use of the attribute fails.
+    """
 
 
 def _refuse_special(name: str, stream_attribute: str) -> None:
