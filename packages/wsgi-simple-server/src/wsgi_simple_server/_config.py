@@ -6,6 +6,8 @@ import dataclasses
 import selectors
 from dataclasses import dataclass
 
+from wsgi_simple_server._proxy import trusted_peers
+
 # The ``selector`` setting's names for the classes of the standard ``selectors`` module.
 SELECTORS = {
     "default": "DefaultSelector",
@@ -82,6 +84,19 @@ class ServerConfig:
         required (``ssl.CERT_REQUIRED``); 1 and 2 need ``ca_certs``.
     :param ciphers: the OpenSSL cipher list for TLS 1.2 (None: Python's default; TLS 1.3
         suites are not chosen this way).
+    :param forwarded_allow_ips: the peers whose ``Forwarded`` and ``X-Forwarded-For``,
+        ``-Proto``, ``-Host``, ``-Port`` fields are believed (gunicorn's setting and
+        default): comma-separated IP addresses, CIDR networks (``10.0.0.0/8``) or
+        ``*`` for every peer; a peer on a Unix socket always is. From a trusted peer
+        they set ``REMOTE_ADDR``, ``wsgi.url_scheme``, ``HTTP_HOST``,
+        ``SERVER_NAME`` and ``SERVER_PORT``; from any other peer they are removed
+        from the environ.
+    :param proxy_protocol: every connection from a peer in ``proxy_allow_ips`` starts
+        with a PROXY protocol header (HAProxy's, version 1 or 2), whose source address
+        becomes the connection's client address; a connection without a valid one is
+        closed. A PROXY header from any other peer is refused.
+    :param proxy_allow_ips: the peers that may send a PROXY protocol header, in the
+        form of ``forwarded_allow_ips`` (gunicorn's setting and default).
     """
 
     max_request_line_bytes: int = 65536
@@ -111,10 +126,17 @@ class ServerConfig:
     ca_certs: str | None = None
     cert_reqs: int = 0
     ciphers: str | None = None
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    proxy_protocol: bool = False
+    proxy_allow_ips: str = "127.0.0.1,::1"
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot work (raises ``ValueError``)."""
         self.selector_class()  # raises ValueError for a name unknown here
+        for spec in (self.forwarded_allow_ips, self.proxy_allow_ips):
+            if not isinstance(spec, str):
+                raise ValueError(f"an *_allow_ips setting must be a string, got {spec!r}")
+            trusted_peers(spec)  # raises ValueError for an entry that is not an address
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if value is None or isinstance(value, bool | str) or field.name in _CHECKED_APART:

@@ -128,6 +128,7 @@ class Connection:
         "lingering",
         "lock",
         "parked",
+        "proxy_pending",
         "registered",
         "scanned",
         "send_timeout_s",
@@ -167,11 +168,17 @@ class Connection:
         self.lingering = False  # being closed: what arrives is read and discarded
         self.client_done = False  # the client will send nothing more: no need to linger
         self.linger_left = 0  # bytes that may still be discarded while lingering
+        self.proxy_pending = False  # a PROXY protocol header is to come first
         self.body_timeout_s = body_timeout_s
         self.send_timeout_s = send_timeout_s
         plain = _is_plain(sock)
         self.sendmsg_ok = use_sendmsg and _HAS_SENDMSG and plain
         self.sendfile_ok = use_sendfile and _HAS_SENDFILE and plain
+
+    def set_client(self, addr: tuple[str, int]) -> None:
+        """Take *addr* (a PROXY protocol header's source) as the client's address."""
+        self.addr = addr
+        self.host = addr[0]
 
     def _wait(self, write: bool, timeout_s: float) -> None:
         if not _wait_fd(self.fd, write, timeout_s):

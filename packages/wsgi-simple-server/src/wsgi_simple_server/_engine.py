@@ -81,6 +81,7 @@ from wsgi_simple_server._connection import (
 )
 from wsgi_simple_server._exchange import EnvironBuilder, Hooks, run_exchange
 from wsgi_simple_server._parser import ParseError, find_head_end, parse_head
+from wsgi_simple_server._proxy import ProxyProtocolError, parse_proxy_header, trusted_peers
 
 if TYPE_CHECKING:
     import ssl
@@ -215,6 +216,10 @@ class Engine:
         # The server's verify_request(socket, client_address), asked once per
         # connection before it is served (None: every connection is served).
         self._verify = verify
+        # Behind a proxy: whose forwarding fields are believed, and whose connections
+        # start with a PROXY protocol header (None: no connection does).
+        self.forwarded_allow = trusted_peers(config.forwarded_allow_ips)
+        self._proxy_allow = trusted_peers(config.proxy_allow_ips) if config.proxy_protocol else None
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -537,6 +542,8 @@ class Engine:
             if (conn := open_connection(sock, addr, deadline)) is None:
                 continue
             conn.environ_builder = environ_builder
+            if self._proxy_allow is not None:
+                conn.proxy_pending = self._proxy_allow.trusts_peer(addr)
             self.conns[conn.fd] = conn
             if first is None:
                 first = conn
@@ -712,6 +719,8 @@ class Engine:
         served before the connection goes back to the selector, which cannot see them.
         A lingering connection has no ``ssl`` object any more and is ``_serve``'s.
         """
+        if conn.proxy_pending and not self._proxy_header_before_tls(conn):
+            return
         if not conn.established and not self._handshake(conn):
             return
         if conn.lingering:
@@ -766,6 +775,11 @@ class Engine:
         """
         buf = conn.buf
         config = self.config
+        if conn.proxy_pending:
+            taken = self._proxy_header(conn, buf)
+            if not taken:
+                return taken == 0  # None: invalid, the connection closes
+            del buf[:taken]
         while not self.stopping:
             while buf[:2] == _CRLF:  # RFC 9112 section 2.2: ignore empty lines before a request
                 del buf[:2]
@@ -800,6 +814,57 @@ class Engine:
             conn.head_started = False
             conn.deadline = time.monotonic() + config.idle_timeout_s
         return False
+
+    # -- the PROXY protocol -----------------------------------------------------------
+
+    def _proxy_header(self, conn: Connection, data: bytes | bytearray) -> int | None:
+        """Read the PROXY protocol header at the start of *data* (what *conn* has
+        sent so far) and take its client address; return its length in bytes, 0 if it
+        is still incomplete, None if it is invalid (a warning is logged).
+
+        The caller takes the bytes off. The connection's deadline stays the one set at
+        the accept (``header_timeout_s``): a proxy that never completes its header is
+        closed by ``reap``, as a client that never completes its request head.
+        """
+        try:
+            header = parse_proxy_header(data)
+        except ProxyProtocolError as exc:
+            logger.warning("connection from %s closed: %s", conn.host, exc)
+            return None
+        if header is None:
+            return 0
+        conn.proxy_pending = False
+        if isinstance(header.source, tuple):  # a Unix socket's path is no address
+            conn.set_client(header.source)
+        return header.length
+
+    def _proxy_header_before_tls(self, conn: Connection) -> bool:
+        """Read the PROXY protocol header that precedes a TLS handshake (in clear, on
+        the TCP socket); say whether to go on with the connection now.
+
+        The bytes are peeked, and only the header's own are taken off the socket: the
+        ClientHello behind it is the ``ssl`` object's to read. The bytes of a header
+        still incomplete are all its own: they are taken, and wait in ``conn.buf``.
+        """
+        try:
+            data = socket.socket.recv(conn.sock, _RECV_SIZE + 16, socket.MSG_PEEK)
+        except BlockingIOError:
+            self._await(conn, _READ)
+            return False
+        except OSError:
+            data = b""
+        taken = self._proxy_header(conn, conn.buf + data) if data else None
+        if taken is None:
+            self._close(conn)
+            return False
+        with contextlib.suppress(OSError):  # bytes peeked already: they are there
+            socket.socket.recv(conn.sock, taken - len(conn.buf) if taken else len(data))
+        if not taken:
+            conn.buf += data
+            self._await(conn, _READ)
+            return False
+        conn.buf.clear()
+        return True
 
     def _rearm(self, conn: Connection) -> None:
         """Have *conn* polled (level-triggered: once registered, it stays so)."""

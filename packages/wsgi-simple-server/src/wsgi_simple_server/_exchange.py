@@ -34,6 +34,7 @@ from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._connection import Connection
 from wsgi_simple_server._log import access_logger, error_logger, log_access
 from wsgi_simple_server._parser import ParseError, Request
+from wsgi_simple_server._proxy import TrustedPeers, apply_forwarded
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _SPOOL_BYTES = 1 << 20  # a chunked request body larger than this waits on disk
@@ -110,6 +111,7 @@ class Site(Protocol):
     server_software: str  # for the Server field
     stopping: bool
     hooks: Hooks
+    forwarded_allow: TrustedPeers  # config.forwarded_allow_ips, parsed
 
 
 class Exchange(ResponseWriter):
@@ -344,6 +346,7 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
                 return False
         else:
             environ = conn.environ_builder.build(request, conn, wsgi_input)
+        apply_forwarded(environ, conn.addr, site.forwarded_allow)
         if spool is not None:
             # The body is decoded now: an application must not decode it again (Bottle
             # does), and its length is known.

@@ -46,6 +46,12 @@ from wsgi_simple_server._listeners import (
 )
 from wsgi_simple_server._log import log_access
 from wsgi_simple_server._parser import ParseError, Request
+from wsgi_simple_server._proxy import (
+    ProxyProtocolError,
+    apply_forwarded,
+    read_proxy_header,
+    trusted_peers,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -441,7 +447,15 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         return sys.stderr
 
     def handle(self) -> None:
-        """Handle a single HTTP request."""
+        """Handle a single HTTP request.
+
+        Behind a proxy (``ServerConfig.proxy_protocol``, ``forwarded_allow_ips``), as
+        the engine does: the PROXY protocol header first, the forwarding fields last.
+        """
+        config: ServerConfig = getattr(self.server, "config", DEFAULT_CONFIG)
+        if config.proxy_protocol and not self._proxy_header(config):
+            self.close_connection = True
+            return
         self.raw_requestline = self.rfile.readline(65537)
         if len(self.raw_requestline) > 65536:
             self.requestline = ""
@@ -452,6 +466,7 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         if not self.parse_request():  # an error has been sent
             return
         environ = self.get_environ()
+        apply_forwarded(environ, self.client_address, trusted_peers(config.forwarded_allow_ips))
         length = environ.get("CONTENT_LENGTH", "")
         # RFC 9112 section 6.3: a request without Content-Length has no body here (the
         # standard library handed the raw socket over, and a read() waited forever).
@@ -462,6 +477,20 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         if app is None:
             raise TypeError("no application set: call set_app() first")
         handler.run(app)
+
+    def _proxy_header(self, config: ServerConfig) -> bool:
+        """Read the PROXY protocol header of a peer in ``proxy_allow_ips`` and take its
+        client address; say False (logged) when it is invalid or missing."""
+        if not trusted_peers(config.proxy_allow_ips).trusts_peer(self.client_address):
+            return True
+        try:
+            header = read_proxy_header(self.rfile.read)
+        except (ProxyProtocolError, OSError) as exc:
+            _log.warning("connection from %s closed: %s", self.client_address, exc)
+            return False
+        if isinstance(header.source, tuple):  # a Unix socket's path is no address
+            self.client_address = header.source
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Log through the ``wsgi_simple_server.access`` logger (stderr by default),
