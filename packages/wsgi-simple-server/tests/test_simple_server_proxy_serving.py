@@ -1,0 +1,294 @@
+"""Behind a proxy, on a running server: the forwarding fields and the PROXY protocol on
+every serving path (the engine, a handler overriding ``get_environ``, the standard
+library's one-request path), over plain sockets and TLS."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import trustme
+from wsgi_simple_server import ServerConfig, WSGIRequestHandler, WSGIServer, make_server
+from wsgi_simple_server._proxy import V2_SIGNATURE
+from wsgi_util import request_uri
+
+from .conftest import QUIET, address, connect, read_all, roundtrip, running
+
+KEYS = (
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "wsgi.url_scheme",
+    "HTTPS",
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "HTTP_FORWARDED",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+)
+
+
+def environ_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Answer with the environ variables a proxy changes, and the request URI, as JSON."""
+    seen = {key: environ.get(key) for key in KEYS}
+    seen["uri"] = request_uri(environ)
+    body = json.dumps(seen).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+class CustomEnviron(WSGIRequestHandler):
+    """Overrides get_environ: the engine calls it per request."""
+
+    def get_environ(self) -> dict[str, Any]:
+        env = super().get_environ()
+        env["CUSTOM"] = "1"
+        return env
+
+
+class StdlibPath(WSGIRequestHandler):
+    """Overrides setup (a socket hook): serve_forever serves as the standard library."""
+
+    def setup(self) -> None:
+        super().setup()
+
+
+PATHS = {"engine": None, "get_environ": CustomEnviron, "stdlib": StdlibPath}
+
+
+def ask(sock: socket.socket, head: bytes) -> dict[str, Any]:
+    sock.sendall(head)
+    response = read_all(sock)
+    status, _, body = response.partition(b"\r\n\r\n")
+    assert status.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")), response
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+GET = b"GET /p?q=1 HTTP/1.1\r\nHost: backend:8000\r\nConnection: close\r\n"
+
+
+@pytest.fixture(params=list(PATHS))
+def path(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@contextmanager
+def serving(path: str, config: ServerConfig, host: str = "127.0.0.1") -> Iterator[WSGIServer]:
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        running(environ_app, config, host=host, handler_class=PATHS[path]) as server,
+    ):
+        patch.setattr(logging.getLogger("wsgi_simple_server"), "disabled", True)
+        yield server
+
+
+def test_x_forwarded_from_a_trusted_proxy(path: str) -> None:
+    with serving(path, QUIET) as server, connect(server) as sock:
+        seen = ask(
+            sock,
+            GET + b"X-Forwarded-For: 203.0.113.9, 127.0.0.1\r\n"
+            b"X-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example\r\n\r\n",
+        )
+    assert seen["REMOTE_ADDR"] == "203.0.113.9"
+    assert seen["wsgi.url_scheme"] == "https"
+    assert seen["HTTPS"] == "on"
+    assert seen["HTTP_HOST"] == "shop.example"
+    assert (seen["SERVER_NAME"], seen["SERVER_PORT"]) == ("shop.example", "443")
+    assert seen["uri"] == "https://shop.example/p?q=1"
+
+
+def test_forwarded_from_a_trusted_proxy(path: str) -> None:
+    with serving(path, QUIET) as server, connect(server) as sock:
+        seen = ask(
+            sock,
+            GET + b'Forwarded: for="[2001:db8::5]:4711";proto=https;host="a.example:8443"\r\n\r\n',
+        )
+    assert (seen["REMOTE_ADDR"], seen["REMOTE_PORT"]) == ("2001:db8::5", "4711")
+    assert seen["uri"] == "https://a.example:8443/p?q=1"
+
+
+def test_forwarding_fields_of_an_untrusted_peer_never_reach_the_application(path: str) -> None:
+    config = QUIET.replace(forwarded_allow_ips="10.9.9.9")
+    with serving(path, config) as server, connect(server) as sock:
+        seen = ask(
+            sock,
+            GET + b"X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\n"
+            b"Forwarded: for=203.0.113.9\r\n\r\n",
+        )
+    assert seen["REMOTE_ADDR"] == "127.0.0.1"
+    assert seen["wsgi.url_scheme"] == "http"
+    assert seen["HTTP_FORWARDED"] is None
+    assert seen["HTTP_X_FORWARDED_FOR"] is None
+    assert seen["HTTP_X_FORWARDED_PROTO"] is None
+    assert seen["uri"] == "http://backend:8000/p?q=1"
+
+
+def test_malformed_forwarding_is_ignored_not_a_500(path: str) -> None:
+    with serving(path, QUIET) as server, connect(server) as sock:
+        seen = ask(sock, GET + b"X-Forwarded-For: nonsense\r\nX-Forwarded-Proto: https\r\n\r\n")
+    assert seen["REMOTE_ADDR"] == "127.0.0.1"
+    assert seen["wsgi.url_scheme"] == "http"
+
+
+def proxy_v1(src: str = "203.0.113.9", sport: int = 51000) -> bytes:
+    family = "TCP6" if ":" in src else "TCP4"
+    dst = "::1" if ":" in src else "127.0.0.1"
+    return f"PROXY {family} {src} {dst} {sport} 8000\r\n".encode()
+
+
+def proxy_v2(src: str = "203.0.113.9", sport: int = 51000, command: int = 1) -> bytes:
+    block = socket.inet_aton(src) + socket.inet_aton("127.0.0.1") + struct.pack("!HH", sport, 80)
+    block += b"\x03\x00\x04abcd"  # a CRC32c TLV, skipped
+    return V2_SIGNATURE + bytes([0x20 | command, 0x11]) + struct.pack("!H", len(block)) + block
+
+
+PROXIED = QUIET.replace(proxy_protocol=True)
+
+
+@pytest.mark.parametrize("header", [proxy_v1(), proxy_v2()], ids=["v1", "v2"])
+def test_proxy_protocol_header_gives_the_client_address(path: str, header: bytes) -> None:
+    with serving(path, PROXIED) as server, connect(server) as sock:
+        seen = ask(sock, header + GET + b"\r\n")
+    assert seen["REMOTE_ADDR"] == "203.0.113.9"
+
+
+def test_proxy_protocol_header_in_pieces_then_keep_alive_requests() -> None:
+    with serving("engine", PROXIED) as server, connect(server) as sock:
+        header = proxy_v2()
+        for i in range(len(header)):
+            sock.sendall(header[i : i + 1])
+        for _ in range(2):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(65536)
+            assert head.startswith(b"HTTP/1.1 200")
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            body = head.partition(b"\r\n\r\n")[2]
+            while len(body) < length:
+                body += sock.recv(65536)
+            assert json.loads(body)["REMOTE_ADDR"] == "203.0.113.9"
+
+
+def test_proxy_protocol_local_and_unknown_keep_the_peer_address(path: str) -> None:
+    for header in (b"PROXY UNKNOWN\r\n", proxy_v2(command=0)):
+        with serving(path, PROXIED) as server, connect(server) as sock:
+            assert ask(sock, header + GET + b"\r\n")["REMOTE_ADDR"] == "127.0.0.1"
+
+
+def test_proxy_protocol_then_trusted_forwarding_from_the_proxied_client(path: str) -> None:
+    # The PROXY header's client (203.0.113.9) is not a trusted proxy: its
+    # X-Forwarded-For is removed, not believed.
+    with serving(path, PROXIED) as server, connect(server) as sock:
+        seen = ask(sock, proxy_v1() + GET + b"X-Forwarded-For: 6.6.6.6\r\n\r\n")
+    assert seen["REMOTE_ADDR"] == "203.0.113.9"
+    assert seen["HTTP_X_FORWARDED_FOR"] is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        GET + b"\r\n",  # no header from a peer in proxy_allow_ips: the spec forbids guessing
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n" + GET + b"\r\n",
+        V2_SIGNATURE + b"\x31\x11\x00\x0c" + b"\x00" * 12 + GET + b"\r\n",  # version 3
+    ],
+    ids=["missing", "bad-v1", "bad-v2"],
+)
+def test_connection_without_a_valid_proxy_header_is_closed_unanswered(
+    path: str, data: bytes
+) -> None:
+    with serving(path, PROXIED) as server:
+        assert roundtrip(server, data) == b""
+        # The server goes on serving.
+        with connect(server) as sock:
+            assert ask(sock, proxy_v1() + GET + b"\r\n")["REMOTE_ADDR"] == "203.0.113.9"
+
+
+def test_proxy_header_from_a_peer_not_allowed_is_refused(path: str) -> None:
+    config = PROXIED.replace(proxy_allow_ips="10.9.9.9")
+    with serving(path, config) as server:
+        # A request line of seven words: 400 (on the standard library's path without
+        # a status line, as it answers what it takes for HTTP/0.9).
+        response = roundtrip(server, proxy_v1() + GET + b"\r\n")
+        assert b"Error code: 400" in response
+        with connect(server) as sock:  # a plain request from it is served as one
+            assert ask(sock, GET + b"\r\n")["REMOTE_ADDR"] == "127.0.0.1"
+
+
+def test_a_proxy_that_never_finishes_its_header_is_closed_at_header_timeout() -> None:
+    config = PROXIED.replace(header_timeout_s=0.3)
+    with serving("engine", config) as server, connect(server, timeout=10) as sock:
+        sock.sendall(b"PROXY TCP4 1.2.3.4")
+        assert read_all(sock) == b""
+
+
+def test_proxy_protocol_over_ipv6() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this host")
+    with serving("engine", PROXIED, host="::1") as server, connect(server) as sock:
+        seen = ask(sock, proxy_v1("2001:db8::9") + GET + b"\r\n")
+    assert seen["REMOTE_ADDR"] == "2001:db8::9"
+
+
+# -- TLS: the PROXY header comes before the handshake, in clear ------------------------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@contextmanager
+def tls_serving(ca: trustme.CA, config: ServerConfig) -> Iterator[WSGIServer]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = make_server("127.0.0.1", 0, environ_app, config=config)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("header", [proxy_v1(), proxy_v2()], ids=["v1", "v2"])
+def test_proxy_protocol_in_front_of_tls(ca: trustme.CA, header: bytes) -> None:
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    with tls_serving(ca, PROXIED) as server:
+        raw = socket.create_connection(address(server), timeout=5)
+        raw.sendall(header)
+        with client.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            seen = ask(sock, GET + b"\r\n")
+    assert seen["REMOTE_ADDR"] == "203.0.113.9"
+    assert seen["wsgi.url_scheme"] == "https"
+
+
+def test_proxy_header_in_pieces_in_front_of_tls(ca: trustme.CA) -> None:
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    with tls_serving(ca, PROXIED) as server:
+        raw = socket.create_connection(address(server), timeout=5)
+        header = proxy_v1()
+        raw.sendall(header[:10])
+        # Wait until the server has taken those bytes (it has nothing to answer yet).
+        raw.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            raw.recv(1)
+        raw.settimeout(5)
+        raw.sendall(header[10:])
+        with client.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            assert ask(sock, GET + b"\r\n")["REMOTE_ADDR"] == "203.0.113.9"
