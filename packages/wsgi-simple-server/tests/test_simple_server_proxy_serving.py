@@ -20,7 +20,7 @@ from wsgi_simple_server import ServerConfig, WSGIRequestHandler, WSGIServer, mak
 from wsgi_simple_server._proxy import V2_SIGNATURE
 from wsgi_util import request_uri
 
-from .conftest import QUIET, address, connect, read_all, roundtrip, running
+QUIET = ServerConfig(access_log=False, threads=4, shutdown_timeout_s=2.0)
 
 KEYS = (
     "REMOTE_ADDR",
@@ -61,7 +61,11 @@ class StdlibPath(WSGIRequestHandler):
         super().setup()
 
 
-PATHS = {"engine": None, "get_environ": CustomEnviron, "stdlib": StdlibPath}
+PATHS: dict[str, type[WSGIRequestHandler] | None] = {
+    "engine": None,
+    "get_environ": CustomEnviron,
+    "stdlib": StdlibPath,
+}
 
 
 def ask(sock: socket.socket, head: bytes) -> dict[str, Any]:
@@ -83,13 +87,55 @@ def path(request: pytest.FixtureRequest) -> str:
 
 
 @contextmanager
+def running(server: WSGIServer) -> Iterator[WSGIServer]:
+    """Serve with *server* in a thread for the duration of the block."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@contextmanager
 def serving(path: str, config: ServerConfig, host: str = "127.0.0.1") -> Iterator[WSGIServer]:
-    with (
-        pytest.MonkeyPatch.context() as patch,
-        running(environ_app, config, host=host, handler_class=PATHS[path]) as server,
-    ):
+    """Serve ``environ_app`` on *path* (a key of ``PATHS``), its warnings silenced."""
+    handler = PATHS[path] or WSGIRequestHandler
+    server = make_server(host, 0, environ_app, handler_class=handler, config=config)
+    with pytest.MonkeyPatch.context() as patch, running(server):
         patch.setattr(logging.getLogger("wsgi_simple_server"), "disabled", True)
         yield server
+
+
+def address(server: WSGIServer) -> tuple[str, int]:
+    host, port = server.server_address[:2]
+    return str(host), int(port)
+
+
+def connect(server: WSGIServer, timeout: float = 5.0) -> socket.socket:
+    return socket.create_connection(address(server), timeout=timeout)
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """What *sock* receives until EOF (or a reset)."""
+    chunks = []
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def roundtrip(server: WSGIServer, data: bytes) -> bytes:
+    with connect(server) as sock:
+        sock.sendall(data)
+        return read_all(sock)
 
 
 def test_x_forwarded_from_a_trusted_proxy(path: str) -> None:
@@ -254,14 +300,8 @@ def tls_serving(ca: trustme.CA, config: ServerConfig) -> Iterator[WSGIServer]:
     ca.issue_cert("127.0.0.1").configure_cert(context)
     server = make_server("127.0.0.1", 0, environ_app, config=config)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 @pytest.mark.parametrize("header", [proxy_v1(), proxy_v2()], ids=["v1", "v2"])
