@@ -37,10 +37,14 @@ class ServerUnavailableError(RuntimeError):
 _apt_updated = False
 
 
-def ensure_installed(package: str, binaries: list[str]) -> str:
-    """Return the server binary, installing *package* with apt-get when it is missing."""
+def ensure_installed(package: str, binaries: list[str], *, executable: bool = True) -> str:
+    """Return the server binary, installing *package* with apt-get when it is missing.
+
+    With *executable* false, *binaries* are absolute paths of files that need only
+    exist (a server's loadable module).
+    """
     global _apt_updated  # noqa: PLW0603 - apt-get update once per process
-    binary = _find_binary(binaries)
+    binary = _find_binary(binaries, executable)
     if binary:
         return binary
     apt_get = shutil.which("apt-get")
@@ -60,15 +64,15 @@ def ensure_installed(package: str, binaries: list[str]) -> str:
                 f"{' '.join(step)} failed ({proc.returncode}): {proc.stderr[-2000:]}"
             )
         _apt_updated = True
-    binary = _find_binary(binaries)
+    binary = _find_binary(binaries, executable)
     if binary is None:
         raise ServerUnavailableError(f"{package} was installed but none of {binaries} is there")
     return binary
 
 
-def _find_binary(names: list[str]) -> str | None:
+def _find_binary(names: list[str], executable: bool = True) -> str | None:
     for name in names:
-        if os.path.isabs(name) and os.access(name, os.X_OK):
+        if os.path.isabs(name) and os.access(name, os.X_OK if executable else os.R_OK):
             return name
         found = shutil.which(name)
         if found:
