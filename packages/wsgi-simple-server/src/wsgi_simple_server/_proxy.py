@@ -22,6 +22,7 @@ import re
 import struct
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "FORWARDING_KEYS",
@@ -101,9 +102,7 @@ class TrustedPeers:
         address = _ip(host)
         if address is None:
             return False
-        if address in self._addresses:
-            return True
-        return any(address in network for network in self._networks)
+        return address in self._addresses or any(address in net for net in self._networks)
 
     def trusts_peer(self, peer: object) -> bool:
         """Whether the socket address *peer* (``accept()``'s second value) is trusted.
@@ -123,8 +122,13 @@ def trusted_peers(spec: str) -> TrustedPeers:
     return TrustedPeers(spec)
 
 
+@functools.lru_cache(maxsize=1024)
 def _ip(text: str) -> IPAddress | None:
-    """The IP address *text* names (IPv4-mapped IPv6 as IPv4), or None."""
+    """The IP address *text* names (IPv4-mapped IPv6 as IPv4), or None.
+
+    Cached: parsing an address costs microseconds, and a server sees the same few
+    proxies and clients again and again.
+    """
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -175,8 +179,7 @@ _PORT = re.compile(r"[0-9]{1,5}")
 _SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 
-@dataclass(frozen=True, slots=True)
-class Forwarding:
+class Forwarding(NamedTuple):
     """What a trusted proxy says of the client and of the URL it asked for.
 
     ``client`` is the client's IP address as text (None: unknown or obfuscated, RFC
@@ -196,7 +199,8 @@ class Forwarding:
 def parse_node(text: str) -> tuple[str | None, int | None] | None:
     """Parse a node of RFC 7239 section 6 (the value of ``for=`` or ``by=``).
 
-    Return ``(address, port)``: the address an IPv4 or IPv6 address as text, None for
+    Return ``(address, port)``: the address an IPv4 or IPv6 address as text (an
+    IPv4-mapped IPv6 address as the IPv4 address, IPv6 compressed), None for
     ``unknown`` or an obfuscated identifier (``_hidden``); the port None when absent
     or obfuscated. Return None if *text* is not a node.
     """
@@ -205,14 +209,13 @@ def parse_node(text: str) -> tuple[str | None, int | None] | None:
         return None
     address: str | None = None
     if (v4 := match["v4"]) is not None:
-        if not isinstance(_ip(v4), ipaddress.IPv4Address) or ":" in v4:
+        if _ip(v4) is None:  # the pattern has no ":": an IPv4 address or nothing
             return None
         address = v4
     elif (v6 := match["v6"]) is not None:
-        try:
-            address = str(ipaddress.IPv6Address(v6))
-        except ValueError:
+        if ":" not in v6 or (parsed := _ip(v6)) is None:
             return None
+        address = str(parsed)
     port = match["port"]
     if not _port_ok(port):
         return None
@@ -327,14 +330,12 @@ def _xff_address(entry: str) -> tuple[str, int | None] | None:
     if match is None:
         return None
     if (v4 := match["v4"]) is not None:
-        address = v4 if isinstance(_ip(v4), ipaddress.IPv4Address) else None
+        address: str | None = v4 if _ip(v4) is not None else None
         port = match["v4port"]
     else:
         text = match["v6b"] or match["v6"]
-        try:
-            address = str(ipaddress.IPv6Address(text))
-        except ValueError:
-            address = None
+        parsed = _ip(text) if ":" in text else None
+        address = None if parsed is None else str(parsed)
         port = match["v6port"]
     if address is None:
         return None
@@ -432,7 +433,13 @@ def apply_forwarded(
     From any other peer the five fields are removed from *environ*, so that the
     application never sees a client's claims. Never raises.
     """
-    if environ.keys().isdisjoint(FORWARDING_KEYS):  # looks up the five keys, no more
+    if not (  # the common case, on every request: five lookups (a set operation costs more)
+        "HTTP_X_FORWARDED_FOR" in environ
+        or "HTTP_X_FORWARDED_PROTO" in environ
+        or "HTTP_FORWARDED" in environ
+        or "HTTP_X_FORWARDED_HOST" in environ
+        or "HTTP_X_FORWARDED_PORT" in environ
+    ):
         return
     if not trusted.trusts_peer(peer):
         for key in FORWARDING_KEYS:
