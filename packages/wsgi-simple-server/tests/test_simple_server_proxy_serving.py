@@ -332,3 +332,30 @@ def test_proxy_header_in_pieces_in_front_of_tls(ca: trustme.CA) -> None:
         raw.sendall(header[10:])
         with client.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
             assert ask(sock, GET + b"\r\n")["REMOTE_ADDR"] == "203.0.113.9"
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.written = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+        self.written.set()
+
+
+@pytest.mark.parametrize("path", ["engine", "stdlib"])
+def test_the_access_log_names_the_proxied_client(path: str) -> None:
+    access = logging.getLogger("wsgi_simple_server.access")
+    handler = _Lines()
+    access.addHandler(handler)
+    try:
+        with serving(path, PROXIED.replace(access_log=True)) as server:
+            with connect(server) as sock:
+                ask(sock, proxy_v1() + GET + b"\r\n")
+            assert handler.written.wait(10)  # written once the response is sent
+    finally:
+        access.removeHandler(handler)
+    assert len(handler.lines) == 1
+    assert handler.lines[0].startswith("203.0.113.9 - - [")
