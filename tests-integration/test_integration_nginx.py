@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -77,13 +76,9 @@ def port_of(server: WSGIServer) -> int:
 
 
 def unix_server(path: Path) -> WSGIServer:
-    """A server listening on the Unix socket *path* (its TCP socket swapped for it)."""
-    server = make_server("127.0.0.1", 0, environ_app, config=QUIET)
-    server.socket.close()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(str(path))
-    sock.listen(64)
-    server.socket = sock
+    """A server listening on the Unix socket *path*."""
+    server = WSGIServer.from_listeners([f"unix:{path}"], config=QUIET)
+    server.set_app(environ_app)
     return server
 
 
@@ -122,10 +117,9 @@ def deployment() -> Iterator[Deployment]:
         untrusted = stack.enter_context(
             serving(tcp_server(QUIET.replace(forwarded_allow_ips="10.0.0.1")))
         )
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        cert.configure_cert(context)
-        proxied = tcp_server(QUIET.replace(proxy_protocol=True))
-        proxied.socket = context.wrap_socket(proxied.socket, server_side=True)
+        proxied = tcp_server(
+            QUIET.replace(proxy_protocol=True, certfile=str(cert_file), keyfile=str(key_file))
+        )
         stack.enter_context(serving(proxied))
 
         ports = [free_port() for _ in range(4)]

@@ -11,7 +11,7 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from wsgi_simple_server import ServerConfig
 from wsgi_simple_server._proxy import (
@@ -47,6 +47,7 @@ def test_star_trusts_everyone_and_unix_socket_peers_are_trusted() -> None:
     everyone = TrustedPeers("*")
     assert "203.0.113.9" in everyone
     assert everyone.trusts_peer(("203.0.113.9", 4000))
+    assert LOCAL.trusts_peer(("unix:", 0))  # the server's address of a Unix socket peer
     assert LOCAL.trusts_peer("")  # accept() on a Unix socket gives "" (or a path)
     assert LOCAL.trusts_peer("/run/app.sock")
     assert LOCAL.trusts_peer(("::1", 4000, 0, 0))
@@ -527,6 +528,7 @@ _HEADERS = st.one_of(
 )
 
 
+@settings(deadline=None)  # up to a hundred parses an example, on a shared machine
 @given(_HEADERS, st.binary(max_size=20))
 def test_valid_headers_round_trip_split_at_every_byte(header: bytes, rest: bytes) -> None:
     parsed = parse_proxy_header(header + rest)

@@ -12,6 +12,7 @@ import struct
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -359,3 +360,28 @@ def test_the_access_log_names_the_proxied_client(path: str) -> None:
         access.removeHandler(handler)
     assert len(handler.lines) == 1
     assert handler.lines[0].startswith("203.0.113.9 - - [")
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix domain sockets here")
+def test_a_unix_socket_peer_is_a_trusted_proxy(tmp_path: Path) -> None:
+    path = tmp_path / "app.sock"
+    server = WSGIServer.from_listeners([f"unix:{path}"], config=PROXIED)
+    server.set_app(environ_app)
+    with running(server):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(str(path))
+            seen = ask(sock, proxy_v1("10.1.1.1") + GET + b"X-Forwarded-Proto: https\r\n\r\n")
+        # The PROXY header's client (10.1.1.1) is no trusted proxy: its field is dropped.
+        assert seen["REMOTE_ADDR"] == "10.1.1.1"
+        assert seen["HTTP_X_FORWARDED_PROTO"] is None
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(str(path))
+            seen = ask(
+                sock,
+                b"PROXY UNKNOWN\r\n" + GET + b"X-Forwarded-For: 203.0.113.9\r\n"
+                b"X-Forwarded-Proto: https\r\n\r\n",
+            )
+    assert seen["REMOTE_ADDR"] == "203.0.113.9"
+    assert seen["wsgi.url_scheme"] == "https"

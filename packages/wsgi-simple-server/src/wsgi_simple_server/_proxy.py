@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The host of a Unix socket client's address, as the server and nginx name it.
+UNIX_HOST = "unix:"
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -105,14 +107,15 @@ class TrustedPeers:
         return address in self._addresses or any(address in net for net in self._networks)
 
     def trusts_peer(self, peer: object) -> bool:
-        """Whether the socket address *peer* (``accept()``'s second value) is trusted.
+        """Whether the client address *peer* of a connection is trusted.
 
         A host and port pair (IPv4 or IPv6, ``(host, port, flowinfo, scope_id)``) is
-        looked up by its host; any other address (a Unix socket's path, ``""`` or
-        bytes) is trusted.
+        looked up by its host. A Unix socket's peer is trusted: the server's
+        ``("unix:", 0)`` (nginx's ``$remote_addr`` for one), or what ``accept()`` gives
+        for it (a path, ``""``, bytes).
         """
         if isinstance(peer, tuple):
-            return peer[0] in self if peer else False
+            return bool(peer) and (peer[0] == UNIX_HOST or peer[0] in self)
         return True
 
 
