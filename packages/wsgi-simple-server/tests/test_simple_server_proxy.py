@@ -354,6 +354,30 @@ def test_nodes_round_trip(
     assert parse_node(text) == (str(mapped or address), port)
 
 
+@given(st.lists(st.ip_addresses(), min_size=1, max_size=5), st.integers(0, 4), st.booleans())
+def test_x_forwarded_for_round_trips(
+    addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address], proxies: int, spaces: bool
+) -> None:
+    # The client, then proxies that are all trusted (10.0.0.x): the walk ends at the
+    # client, whatever it is, unless it is in 10.0.0.0/8 too (then the left-most).
+    hops = [str(address) for address in addresses] + [f"10.0.0.{i}" for i in range(proxies)]
+    result = parse_x_forwarded(PROXIES, (", " if spaces else ",").join(hops))
+    assert result is not None
+    untrusted = [hop for hop in hops if hop not in PROXIES]
+    expected = untrusted[-1] if untrusted else hops[0]
+    mapped = ipaddress.ip_address(expected)
+    if isinstance(mapped, ipaddress.IPv6Address) and mapped.ipv4_mapped is not None:
+        mapped = mapped.ipv4_mapped
+    assert result.client == str(mapped)
+
+
+@given(st.text(max_size=60), st.text(max_size=20), st.text(max_size=20), st.text(max_size=8))
+@example("1.2.3.4:99999", "https", "a", "1")
+def test_x_forwarded_parser_never_raises(xff: str, proto: str, host: str, port: str) -> None:
+    result = parse_x_forwarded(PROXIES, xff, proto, host, port)
+    assert result is None or result.scheme in {"http", "https"}
+
+
 @given(st.text(max_size=40))
 def test_node_parser_never_raises(value: str) -> None:
     parse_node(value)

@@ -367,17 +367,17 @@ def parse_x_forwarded(
     result: dict[str, object] = {}
     if forwarded_for is not None:
         entries = [entry.strip() for entry in forwarded_for.split(",")]
-        addresses = [_xff_address(entry) for entry in entries if entry]
-        if not addresses or None in addresses:
+        parsed_entries = [_xff_address(entry) for entry in entries if entry]
+        addresses = [address for address in parsed_entries if address is not None]
+        if not addresses or len(addresses) < len(parsed_entries):
             return None
         chosen = addresses[0]
         if not trusted.everyone:
             for address in reversed(addresses):
-                if address is not None and address[0] not in trusted:
+                if address[0] not in trusted:
                     chosen = address
                     break
-        if chosen is not None:
-            result["client"], result["client_port"] = chosen
+        result["client"], result["client_port"] = chosen
     if proto is not None:
         scheme = _scheme(proto.rsplit(",", 1)[-1])
         if scheme is None:
@@ -468,6 +468,8 @@ def _apply(environ: MutableMapping[str, object], result: Forwarding) -> None:
         environ["REMOTE_ADDR"] = result.client
         if result.client_port is not None:
             environ["REMOTE_PORT"] = str(result.client_port)
+        else:  # a port set for the peer is not the client's
+            environ.pop("REMOTE_PORT", None)
     if result.scheme is None and result.host is None and result.port is None:
         return
     scheme = result.scheme or str(environ.get("wsgi.url_scheme", "http"))
