@@ -66,6 +66,11 @@ def nginx_version(binary: str) -> str:
     return match.group(0) if match else "nginx/unknown"
 
 
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """``(1, 22, 1)`` for ``nginx/1.22.1``."""
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
 def _load_stream_module(binary: str) -> str:
     """The ``load_module`` line the stream module needs, installing it if it is missing
     (empty when nginx has it built in)."""
@@ -127,7 +132,11 @@ def nginx_serving(
         encoding="utf-8",
     )
     output = (folder / "nginx.out").open("wb")
-    command = [binary, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(conf)]
+    command = [binary, "-p", str(folder), "-c", str(conf)]
+    if _version_tuple(nginx_version(binary)) >= (1, 19, 5):
+        # The log of the start, before the configuration is read (-e came in 1.19.5;
+        # an older nginx writes that to its default error log).
+        command += ["-e", str(folder / "error.log")]
     process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=folder)
     output.close()
     nginx = Nginx(folder, nginx_version(binary), process)
