@@ -78,6 +78,20 @@ def test_serve_forever_can_run_again_after_shutdown(kit: Any) -> None:
             thread.join(5)
 
 
+def test_a_second_shutdown_after_serve_forever_returned_returns_at_once(kit: Any) -> None:
+    # The standard library's shutdown() returns at once once serve_forever is done.
+    with make_server("127.0.0.1", 0, kit.hello_app, config=kit.QUIET) as server:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        assert kit.roundtrip(server, b"GET / HTTP/1.0\r\n\r\n").endswith(b"Hello")
+        server.shutdown()
+        thread.join(5)
+        again = threading.Thread(target=server.shutdown, daemon=True)
+        again.start()
+        again.join(5)
+        assert not again.is_alive()
+
+
 def _start_cli(*args: str) -> tuple[subprocess.Popen[str], int]:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
     proc = subprocess.Popen(

@@ -141,6 +141,7 @@ class WSGIServer(HTTPServer):
         self._stop_requested = threading.Event()
         self._engine_stopped = threading.Event()
         self._engine_stopped.set()
+        self._engine_ran = False  # serve_forever has served through the engine
         self._engine: Engine | None = None
         self._more_sockets: list[socket.socket] = []
         # Descriptor -> the Unix socket file the server made, removed by server_close.
@@ -341,6 +342,7 @@ class WSGIServer(HTTPServer):
             return
         self._stop_requested.clear()
         self._engine_stopped.clear()
+        self._engine_ran = True
         tick = min(self.config.handoff_s / 2, 0.01)
         reap_every = max(1, round(min(poll_interval, 0.1) / tick))
         try:
@@ -392,6 +394,8 @@ class WSGIServer(HTTPServer):
             if engine is None or not engine.runs_on_current_thread():
                 self._engine_stopped.wait()
             return
+        if self._engine_ran:
+            return  # stopped already (the standard library's shutdown would wait forever)
         super().shutdown()
 
 
