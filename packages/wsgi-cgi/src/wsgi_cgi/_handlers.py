@@ -1,7 +1,7 @@
 """``CGIHandler`` and ``IISCGIHandler``: run a WSGI application as a CGI script."""
 
 import sys
-from typing import Any
+from collections.abc import MutableMapping
 
 from wsgi_handlers import BaseCGIHandler, BoundedInput, read_environ
 from wsgi_util.types import InputStream
@@ -46,7 +46,7 @@ class CGIHandler(_BoundedStdinMixin):
     wsgi_run_once = True
     # Do not let os.environ leak between requests in multi-run CGI setups
     # (bpo-7250).
-    os_environ: dict[str, Any] = {}  # noqa: RUF012 - read-only, as in the stdlib
+    os_environ: MutableMapping[str, str] = {}  # noqa: RUF012 - read-only, as in the stdlib
 
     def __init__(self) -> None:
         BaseCGIHandler.__init__(
@@ -70,7 +70,7 @@ class IISCGIHandler(_BoundedStdinMixin):
     """
 
     wsgi_run_once = True
-    os_environ: dict[str, Any] = {}  # noqa: RUF012 - read-only, as in the stdlib
+    os_environ: MutableMapping[str, str] = {}  # noqa: RUF012 - read-only, as in the stdlib
 
     def __init__(self) -> None:
         environ = read_environ()

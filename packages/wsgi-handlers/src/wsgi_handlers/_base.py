@@ -10,7 +10,7 @@ that went away, and an iterable closed exactly once on every path.
 
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, ClassVar
 
 from wsgi_headers import Headers
@@ -62,8 +62,9 @@ class BaseHandler:
     ``Connection: close``."""
 
     # Configuration from the OS environment: a transcoded copy of os.environ as of
-    # import time. Read-only: shared between classes and instances.
-    os_environ: dict[str, Any] = read_environ()
+    # import time. Read-only: shared between classes and instances. Any mapping of
+    # str to str will do (typeshed's type): setup_environ() copies it into a dict.
+    os_environ: MutableMapping[str, str] = read_environ()
 
     # Collaborator classes.
     wsgi_file_wrapper: type[FileWrapper] | None = FileWrapper  # None disables it
@@ -144,7 +145,7 @@ class BaseHandler:
 
     def setup_environ(self) -> None:
         """Set up the environment for one request."""
-        env = self.environ = self.os_environ.copy()
+        env = self.environ = dict(self.os_environ)
         self.add_cgi_vars()
 
         env["wsgi.input"] = self.get_stdin()

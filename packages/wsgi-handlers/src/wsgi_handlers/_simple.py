@@ -4,7 +4,8 @@ import os
 import select
 import stat
 import warnings
-from typing import Any, Protocol
+from collections.abc import MutableMapping
+from typing import Protocol
 
 from wsgi_util.types import ErrorStream, InputStream
 
@@ -38,6 +39,12 @@ class SimpleHandler(BaseHandler):
     over a regular file and ``stdout`` is a socket, the file is sent with
     ``os.sendfile`` (``Content-Length`` from ``os.fstat`` when the application set
     none); anything else goes the ordinary read-and-write way.
+
+    Types: as typeshed's ``wsgiref`` stubs, except that *stdout* may be any object
+    with ``write(bytes)`` and ``flush()`` (typeshed asks for ``IO[bytes]``, which
+    refuses the ``BufferedIOBase`` of ``StreamRequestHandler.wfile``); the ``stdout``
+    attribute has that wider type, so code calling other file methods on it
+    (``fileno()``) checks for them first.
     """
 
     sendfile_timeout_s: float | None = 60.0
@@ -48,7 +55,7 @@ class SimpleHandler(BaseHandler):
         stdin: InputStream,
         stdout: _Output,
         stderr: ErrorStream,
-        environ: dict[str, Any],
+        environ: MutableMapping[str, str],
         multithread: bool = True,
         multiprocess: bool = False,
     ) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from io import StringIO
 
 from wsgi_util.types import StartResponse, WSGIEnvironment
 
 
-def demo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+def demo_app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
     """Answer ``Hello world!`` followed by the sorted environ, one ``key = repr`` a line."""
     stdout = StringIO()
     print("Hello world!", file=stdout)

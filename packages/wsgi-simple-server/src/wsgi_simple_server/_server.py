@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from wsgi_handlers import BaseHandler, BoundedInput, SimpleHandler
 from wsgi_util import FileWrapper, guess_scheme
-from wsgi_util.types import WSGIApplication
+from wsgi_util.types import ErrorStream, WSGIApplication
 
 from wsgi_simple_server._config import DEFAULT_CONFIG, ServerConfig
 from wsgi_simple_server._connection import Connection, as_tls
@@ -400,7 +400,12 @@ class WSGIServer(HTTPServer):
 
 
 class WSGIRequestHandler(BaseHTTPRequestHandler):
-    """Serves one request over ``rfile``/``wfile`` with ``ServerHandler``, as wsgiref does."""
+    """Serves one request over ``rfile``/``wfile`` with ``ServerHandler``, as wsgiref does.
+
+    ``server`` is typed ``WSGIServer`` (typeshed: ``socketserver.BaseServer``): the
+    handler reads its ``base_environ`` and ``get_app()``, so it only runs under one,
+    and code reading ``self.server`` needs no cast.
+    """
 
     server_version = "WSGIServer/" + __version__
     server: WSGIServer
@@ -446,7 +451,7 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
                 env[key] = value.strip()
         return env
 
-    def get_stderr(self) -> Any:
+    def get_stderr(self) -> ErrorStream:
         """Return the stream for ``wsgi.errors``: ``sys.stderr``."""
         return sys.stderr
 

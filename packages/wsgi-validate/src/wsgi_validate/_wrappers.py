@@ -10,15 +10,22 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from wsgi_util.types import ErrorStream, InputStream
+
 from wsgi_validate._context import STDLIB_EXCHANGE, _Exchange
 
 
 class InputWrapper:
-    """Wraps ``wsgi.input``: read methods take at most one argument, return bytes."""
+    """Wraps ``wsgi.input``: read methods take at most one argument, return bytes.
+
+    As in ``wsgiref``, the read methods take their argument positionally only (they
+    count their arguments): ``read(size=n)`` raises ``TypeError``, which typeshed's
+    stub does not say; ``readlines`` returns ``list[bytes]`` (typeshed: ``bytes``).
+    """
 
     _exchange: _Exchange = STDLIB_EXCHANGE
 
-    def __init__(self, wsgi_input: Any) -> None:
+    def __init__(self, wsgi_input: InputStream) -> None:
         """Wrap the server's *wsgi_input* stream."""
         self.input = wsgi_input
 
@@ -47,7 +54,7 @@ class InputWrapper:
                 _check_read(v, args[0], "read", ex)
             if ex.input_left is not None:
                 ex.input_left = max(ex.input_left - len(v), 0)
-        return v  # type: ignore[no-any-return]
+        return v
 
     def readline(self, *args: Any) -> bytes:
         """Read one line; at most one argument (the size limit)."""
@@ -63,7 +70,7 @@ class InputWrapper:
             _check_read(v, args[0] if args else None, "readline", ex)
             if ex.input_left is not None:
                 ex.input_left = max(ex.input_left - len(v), 0)
-        return v  # type: ignore[no-any-return]
+        return v
 
     def readlines(self, *args: Any) -> list[bytes]:
         """Read every line; at most one argument (the hint)."""
@@ -73,7 +80,7 @@ class InputWrapper:
         lines = self.input.readlines(*args)
         if type(lines) is not list:
             ex.fail("input-return-type")
-            return lines  # type: ignore[no-any-return]
+            return lines
         for line in lines:
             if type(line) is not bytes:
                 ex.fail("input-return-type")
@@ -90,7 +97,10 @@ class InputWrapper:
             yield line
 
     def close(self) -> None:
-        """Fail: the application must not close ``wsgi.input``."""
+        """Fail: the application must not close ``wsgi.input``.
+
+        Returns (typeshed: never) when a ``report`` records the failure.
+        """
         self._exchange.fail("input-close")
 
     def __getattr__(self, name: str) -> Any:
@@ -121,7 +131,7 @@ class ErrorWrapper:
 
     _exchange: _Exchange = STDLIB_EXCHANGE
 
-    def __init__(self, wsgi_errors: Any) -> None:
+    def __init__(self, wsgi_errors: ErrorStream) -> None:
         """Wrap the server's *wsgi_errors* stream."""
         self.errors = wsgi_errors
 
@@ -141,7 +151,10 @@ class ErrorWrapper:
             self.write(line)
 
     def close(self) -> None:
-        """Fail: the application must not close ``wsgi.errors``."""
+        """Fail: the application must not close ``wsgi.errors``.
+
+        Returns (typeshed: never) when a ``report`` records the failure.
+        """
         self._exchange.fail("errors-close")
 
     def __getattr__(self, name: str) -> Any:
@@ -181,7 +194,8 @@ class WriteWrapper:
     _exchange: _Exchange = STDLIB_EXCHANGE
 
     def __init__(self, wsgi_writer: Callable[[bytes], object]) -> None:
-        """Wrap the server's *wsgi_writer*."""
+        """Wrap the server's *wsgi_writer* (its return value is unused: ``object``,
+        where typeshed says ``Any``)."""
         self.writer = wsgi_writer
 
     def __call__(self, s: bytes) -> None:
@@ -199,9 +213,12 @@ class WriteWrapper:
 
 
 class PartialIteratorWrapper:
-    """Wraps an iterable so that ``__iter__`` has to be called on it."""
+    """Wraps an iterable so that ``__iter__`` has to be called on it.
 
-    def __init__(self, wsgi_iterator: Any) -> None:
+    ``iterator`` is the iterable given (typeshed: an ``Iterator[bytes]``).
+    """
+
+    def __init__(self, wsgi_iterator: Iterable[bytes]) -> None:
         """Wrap *wsgi_iterator*."""
         self.iterator = wsgi_iterator
 
@@ -216,10 +233,13 @@ class IteratorWrapper:
 
     _exchange: _Exchange = STDLIB_EXCHANGE
 
-    def __init__(self, wsgi_iterator: Any, check_start_response: Any) -> None:
+    def __init__(self, wsgi_iterator: Iterable[bytes], check_start_response: object) -> None:
         """Wrap *wsgi_iterator*; *check_start_response* is falsy until it is called.
 
-        Pass None for *check_start_response* to skip that check.
+        Pass None for *check_start_response* to skip that check. ``original_iterator``
+        is the application's iterable as given (typeshed: an ``Iterator[bytes]``), and
+        *check_start_response* anything tested for truth, as the list that
+        ``start_response`` appends to (typeshed: ``bool | None``).
         """
         self.closed = False  # first, so that __del__ works if iter() fails
         self.original_iterator = wsgi_iterator
@@ -253,7 +273,7 @@ class IteratorWrapper:
             ex.on_trapped()
         if v and type(v) is bytes:
             ex.on_body(len(v))
-        return v  # type: ignore[no-any-return]
+        return v
 
     def close(self) -> None:
         """Close the iterator, and the application's iterable if it can be."""
