@@ -125,9 +125,7 @@ class CGIGateway:
         """Each CGI process has a report of its own."""
 
     def request(self, method: str, path: str, headers: Headers = (), body: bytes = b"") -> Reply:
-        environ = {
-            k: v for k, v in _cgi_environ(method, path, headers, body).items() if isinstance(v, str)
-        }
+        environ = _cgi_environ(method, path, headers, body)
         environ["GATEWAY_INTERFACE"] = "CGI/1.1"
         environ["PATH"] = os.environ.get("PATH", "")
         environ["PYTHONPATH"] = os.pathsep.join([str(_HERE), *sys.path])
@@ -144,9 +142,9 @@ class CGIGateway:
         return Reply(status, fields, data, trailer["closes"], trailer["violations"])
 
 
-def _cgi_environ(method: str, path: str, headers: Headers, body: bytes) -> dict[str, object]:
+def _cgi_environ(method: str, path: str, headers: Headers, body: bytes) -> dict[str, str]:
     path_info, _, query = path.partition("?")
-    environ: dict[str, object] = {
+    environ: dict[str, str] = {
         "REQUEST_METHOD": method,
         "SCRIPT_NAME": "",
         "PATH_INFO": path_info,

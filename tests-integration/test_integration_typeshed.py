@@ -9,7 +9,11 @@ defaults. Every difference is either fixed in the packages or explained below.
 """
 
 import ast
+import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,3 +205,101 @@ def test_a_wrong_annotation_is_reported_by_name(comparison: Comparison, tmp_path
     assert found - before == _EXPECTED, "\n".join(
         f"{d.key}: {d.detail}" for d in wrong.differences if d.key not in before
     )
+
+
+# -- typed consumer programs, checked against the installed wheels ------------------------
+
+_CASES = Path(__file__).parent / "typing_cases"
+# The imports of a case, swapped back to wsgiref (wsgi_util.types before wsgi_util).
+_TO_WSGIREF = (
+    ("wsgi_util.types", "wsgiref.types"),
+    ("wsgi_util", "wsgiref.util"),
+    ("wsgi_headers", "wsgiref.headers"),
+    ("wsgi_handlers", "wsgiref.handlers"),
+    ("wsgi_cgi", "wsgiref.handlers"),
+    ("wsgi_validate", "wsgiref.validate"),
+    ("wsgi_simple_server", "wsgiref.simple_server"),
+)
+_EXPECTED_ERROR = re.compile(r"#\s*E:\s*(?P<text>.+)$")
+_MYPY_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: (?P<message>.*)$")
+
+
+def _mypy(python: Path | None, folder: Path, *files: str, verbose: bool = False) -> str:
+    # The installed wheels (or the stdlib's stubs) are the only place the packages
+    # come from: no config file, no MYPYPATH, no PYTHONPATH.
+    env = {k: v for k, v in os.environ.items() if k not in {"MYPYPATH", "PYTHONPATH"}}
+    command = [sys.executable, "-m", "mypy", "--strict", "--config-file", ""]
+    command += ["--cache-dir", str(folder / ".cache"), "--no-error-summary", "--no-pretty"]
+    if python is not None:
+        command += ["--python-executable", str(python)]
+    if verbose:
+        command.append("--verbose")
+    result = subprocess.run(
+        [*command, *files], cwd=folder, capture_output=True, text=True, check=False, env=env
+    )
+    assert result.returncode in {0, 1}, result.stdout + result.stderr
+    return result.stdout + (result.stderr if verbose else "")
+
+
+@pytest.fixture(scope="module")
+def cases(wheel_env: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """mypy's output on the cases: against the wheels ("wheels"), and with their
+    imports swapped back to ``wsgiref`` against typeshed ("wsgiref")."""
+    wheels = tmp_path_factory.mktemp("cases")
+    stdlib = tmp_path_factory.mktemp("cases_wsgiref")
+    for case in [*_CASES.glob("*.py"), *_CASES.glob("wrong/*.py")]:
+        shutil.copy(case, wheels / case.name)
+    for case in _CASES.glob("*.py"):
+        text = case.read_text()
+        for ours, theirs in _TO_WSGIREF:
+            text = re.sub(rf"\b{re.escape(ours)}\b", theirs, text)
+        (stdlib / case.name).write_text(text)
+    files = sorted(p.name for p in wheels.glob("*.py"))
+    return {
+        "wheels": _mypy(wheel_env, wheels, *files, verbose=True),
+        "wsgiref": _mypy(None, stdlib, *sorted(p.name for p in stdlib.glob("*.py"))),
+        "wheel_env": str(wheel_env.parent.parent),
+    }
+
+
+def _error_lines(output: str) -> str:
+    return "\n".join(line for line in output.splitlines() if _MYPY_LINE.match(line))
+
+
+def _errors(output: str) -> dict[str, list[tuple[int, str]]]:
+    found: dict[str, list[tuple[int, str]]] = {}
+    for line in output.splitlines():
+        match = _MYPY_LINE.match(line)
+        if match is not None:
+            found.setdefault(match["file"], []).append((int(match["line"]), match["message"]))
+    return found
+
+
+def test_the_typed_cases_are_valid_wsgiref_code(cases: dict[str, str]) -> None:
+    assert not _errors(cases["wsgiref"]), cases["wsgiref"]
+
+
+def test_the_typed_cases_type_check_against_the_installed_wheels(cases: dict[str, str]) -> None:
+    errors = {f: e for f, e in _errors(cases["wheels"]).items() if not f.startswith("wrong_")}
+    assert not errors, _error_lines(cases["wheels"])
+    # mypy read the packages from the wheel environment, not from the sources.
+    for package in ("wsgi_handlers", "wsgi_simple_server", "wsgi_util", "wsgi_validate"):
+        read_from = re.search(rf"Parsing (\S+)/{package}/__init__.py", cases["wheels"])
+        assert read_from is not None, f"mypy did not read {package}"
+        assert read_from[1].startswith(cases["wheel_env"]), read_from[1]
+
+
+def test_wrong_code_fails_against_the_installed_wheels(cases: dict[str, str]) -> None:
+    wrong = sorted(_CASES.glob("wrong/*.py"))
+    assert wrong
+    errors = _errors(cases["wheels"])
+    for case in wrong:
+        expected = {
+            number: match["text"].strip()
+            for number, line in enumerate(case.read_text().splitlines(), 1)
+            if (match := _EXPECTED_ERROR.search(line))
+        }
+        found = errors.get(case.name, [])
+        assert {n for n, _ in found} == set(expected), _error_lines(cases["wheels"])
+        for number, message in found:
+            assert expected[number] in message, (number, message)
