@@ -121,7 +121,8 @@ def _declared_names() -> set[str]:
     names = set()
     for module in MAPPING:
         path = typeshed_stdlib().joinpath(*module.split(".")).with_suffix(".pyi")
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
                 names.add(f"{module}.{node.name}")
                 for inner in ast.walk(node):
@@ -129,7 +130,6 @@ def _declared_names() -> set[str]:
                         names.add(f"{module}.{node.name}.{inner.name}")
                     elif isinstance(inner, ast.AnnAssign) and isinstance(inner.target, ast.Name):
                         names.add(f"{module}.{node.name}.{inner.target.id}")
-        tree = ast.parse(path.read_text())
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
                 names.add(f"{module}.{node.name}")
