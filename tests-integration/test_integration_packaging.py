@@ -2,6 +2,7 @@
 a correct composition of the packages passes ``mypy --strict``, a wrong one fails
 with the errors a user needs to see."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -85,6 +86,8 @@ def _mypy(wheel_env: Path, tmp_path: Path, source: str) -> subprocess.CompletedP
             "consumer_app.py",
         ],
         cwd=project,
+        # The wheels alone: no search path of a source checkout.
+        env={k: v for k, v in os.environ.items() if k not in {"MYPYPATH", "PYTHONPATH"}},
         capture_output=True,
         text=True,
         check=False,
