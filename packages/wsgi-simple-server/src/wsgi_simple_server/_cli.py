@@ -1,83 +1,846 @@
-"""``python -m wsgi_simple_server [module:app] --host HOST --port PORT --threads N``."""
+"""The command line: ``wsgi-simple-server [module:app] [options]``.
+
+Every field of ``ServerConfig`` is an option (``threads`` is ``--threads``, a switch
+such as ``access_log`` is ``--access-log``/``--no-access-log``) and an environment
+variable (``WSGI_SIMPLE_SERVER_THREADS``), generated from the dataclass: its type from
+the annotation, its help from the class docstring's ``:param:`` entries, its unit from
+the name (``_s`` seconds, ``_bytes`` bytes). An option wins over a variable, a
+variable over the default. ``ALIASES`` lists the names gunicorn and uvicorn give the
+same settings. A mistake of the user (a bad value, a module that does not import, a
+port in use) ends the program with one line on stderr and exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import importlib
+import importlib.metadata
+import inspect
+import json
+import logging
+import logging.config
+import math
+import os
+import platform
+import re
 import signal
+import socket
+import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+import traceback
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path, PurePath
 from types import FrameType
-from typing import Any
+
+from wsgi_util.types import WSGIApplication
 
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._demo import demo_app
-from wsgi_simple_server._listen_cli import (
-    add_listener_arguments,
-    restart_on_sighup,
-    server_from_args,
-    serving_message,
-)
+from wsgi_simple_server._server import WSGIRequestHandler, WSGIServer, make_server
 
+__all__ = [
+    "ALIASES",
+    "ENV_PREFIX",
+    "Command",
+    "UsageError",
+    "load_app",
+    "main",
+    "parse_command",
+    "read_settings",
+    "settings_table",
+]
 
-def load_app(spec: str) -> Any:
-    """Import ``module:attribute`` (``module`` alone means ``module:application``)."""
-    module_name, _, attribute = spec.partition(":")
-    module = importlib.import_module(module_name)
-    obj: Any = module
-    for part in (attribute or "application").split("."):
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise TypeError(f"{spec} is not callable")
-    return obj
+DISTRIBUTION = "wsgi-simple-server"
+ENV_PREFIX = "WSGI_SIMPLE_SERVER_"
 
-
-def _parser() -> argparse.ArgumentParser:
-    defaults = ServerConfig()
-    parser = argparse.ArgumentParser(
-        prog="python -m wsgi_simple_server",
-        description="Serve a WSGI application over HTTP/1.1 (demo_app when none is named).",
-    )
-    parser.add_argument("app", nargs="?", help="the application, as module:name")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
-    parser.add_argument(
-        "--threads", type=int, default=defaults.threads, help="worker threads (default %(default)s)"
-    )
-    parser.add_argument(
-        "--no-access-log", action="store_true", help="do not log one line per request"
-    )
-    parser.add_argument(
+# The names gunicorn and uvicorn give the same settings, accepted as aliases (the
+# field's own option is the one documented first).
+ALIASES: dict[str, tuple[str, ...]] = {
+    # gunicorn --limit-request-line (gunicorn's 0, "unlimited", is refused here)
+    "max_request_line_bytes": ("--limit-request-line",),
+    # gunicorn --limit-request-fields
+    "max_header_count": ("--limit-request-fields",),
+    # gunicorn --worker-connections: the most simultaneous clients
+    "max_connections": ("--worker-connections",),
+    # gunicorn --keep-alive, uvicorn --timeout-keep-alive: the wait for the next request
+    "idle_timeout_s": ("--keep-alive", "--timeout-keep-alive"),
+    # gunicorn --graceful-timeout, uvicorn --timeout-graceful-shutdown; and this
+    # command's own earlier name
+    "shutdown_timeout_s": (
+        "--graceful-timeout",
+        "--timeout-graceful-shutdown",
         "--shutdown-timeout",
-        type=float,
-        default=defaults.shutdown_timeout_s,
-        help="seconds requests in flight get on SIGTERM/SIGINT (default %(default)s)",
+    ),
+}
+
+_UNITS = {"_s": "seconds", "_bytes": "bytes"}
+_KINDS: dict[object, str] = {int: "n", int | None: "n", float: "number", float | None: "number"}
+_KINDS |= {str: "text", str | None: "text"}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+# Set in the server process a reloader starts: the listening socket it inherits.
+_SOCKET_FD_VARIABLE = "_WSGI_SIMPLE_SERVER_SOCKET_FD"
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+_log = logging.getLogger("wsgi_simple_server")
+
+
+class UsageError(Exception):
+    """A mistake of the user's: reported as one line, exit status 2."""
+
+
+# -- the settings, generated from ServerConfig ----------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Setting:
+    """One ``ServerConfig`` field as the command line knows it."""
+
+    name: str
+    option: str  # --max-body-bytes
+    aliases: tuple[str, ...]
+    variable: str  # WSGI_SIMPLE_SERVER_MAX_BODY_BYTES
+    convert: Callable[[str], object]  # raises ValueError("must be ..., got ...")
+    is_switch: bool
+    kind: str  # what the value is, for the help: N, NUMBER, TEXT
+    default: object
+    unit: str | None
+    summary: str
+
+
+def _docstring_params(doc: str) -> dict[str, str]:
+    """The ``:param name: text`` entries of a docstring, each text on one line."""
+    entries = re.findall(r":param (\w+):(.*?)(?=\n\s*:param |\n\s*\n|\Z)", doc, re.DOTALL)
+    return {name: " ".join(text.split()).replace("``", "`") for name, text in entries}
+
+
+def _first_sentence(text: str) -> str:
+    match = re.match(r"(.+?[.])(?:\s|$)", text)
+    return (match.group(1) if match else text).rstrip(".")
+
+
+def _to_bool(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
+def _to_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"must be an integer, got {raw!r}") from None
+
+
+def _to_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"must be a number, got {raw!r}")
+    return value
+
+
+def _converter(hint: object) -> Callable[[str], object]:
+    """Parse a value of the type *hint* from text (raise ``TypeError`` for a type without one)."""
+    simple: dict[object, Callable[[str], object]] = {
+        bool: _to_bool,
+        int: _to_int,
+        float: _to_float,
+        str: str,
+    }
+    if hint in simple:
+        return simple[hint]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
+        (inner_hint,) = (arg for arg in args if arg is not type(None))
+        inner = _converter(inner_hint)
+        # An empty value leaves an optional setting unset.
+        return lambda raw: None if raw == "" else inner(raw)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _converter(args[0])
+        return lambda raw: tuple(item(part.strip()) for part in raw.split(",") if part.strip())
+    if origin is typing.Literal and all(isinstance(arg, str) for arg in args):
+        choices = tuple(str(arg) for arg in args)
+
+        def choice(raw: str) -> str:
+            if raw not in choices:
+                raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
+            return raw
+
+        return choice
+    raise TypeError(f"no command-line form for the type {hint!r}")
+
+
+def _settings() -> list[_Setting]:
+    hints = typing.get_type_hints(ServerConfig)
+    docs = _docstring_params(ServerConfig.__doc__ or "")
+    settings = []
+    for field in dataclasses.fields(ServerConfig):
+        try:
+            convert = _converter(hints[field.name])
+        except TypeError as exc:
+            raise TypeError(f"ServerConfig.{field.name}: {exc}") from None
+        unit = next((u for suffix, u in _UNITS.items() if field.name.endswith(suffix)), None)
+        settings.append(
+            _Setting(
+                name=field.name,
+                option="--" + field.name.replace("_", "-"),
+                aliases=ALIASES.get(field.name, ()),
+                variable=ENV_PREFIX + field.name.upper(),
+                convert=convert,
+                is_switch=hints[field.name] is bool,
+                kind=_KINDS.get(hints[field.name], "value"),
+                default=field.default,
+                unit=unit,
+                summary=_first_sentence(docs.get(field.name, field.name.replace("_", " "))),
+            )
+        )
+    return settings
+
+
+SETTINGS = _settings()
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table: option, aliases, variable, default, unit, meaning."""
+    rows = [
+        "| setting | option | environment variable | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for setting in SETTINGS:
+        options = (
+            f"`{setting.option}`, `--no-{setting.option[2:]}`"
+            if setting.is_switch
+            else f"`{setting.option}`"
+        )
+        options += "".join(f", `{alias}`" for alias in setting.aliases)
+        unit = f" {setting.unit}" if setting.unit else ""
+        rows.append(
+            f"| `{setting.name}` | {options} | `{setting.variable}` | `{setting.default!r}`{unit}"
+            f" | {setting.summary} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+# -- parsing the command line ---------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """What the command line asks for: the application, the address, the settings."""
+
+    app: str | None
+    factory: bool
+    app_dir: str
+    host: str
+    port: int
+    config: ServerConfig
+    reload: bool
+    reload_dirs: tuple[str, ...]
+    reload_includes: tuple[str, ...]
+    reload_excludes: tuple[str, ...]
+    log_config: str | None
+    log_level: str | None
+    argv: tuple[str, ...]  # as given, for the server process a reloader starts
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:
+        raise UsageError(f"{message} (see --help)")
+
+
+class _SetField(argparse.Action):
+    """Store a field's value, converted, with the option that set it (for errors)."""
+
+    def __init__(
+        self, option_strings: Sequence[str], dest: str, *, setting: _Setting, **kwargs: typing.Any
+    ) -> None:
+        self.setting = setting
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[typing.Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        source = option_string or self.setting.option
+        if self.setting.is_switch:
+            value: object = not source.startswith("--no-")
+        else:
+            try:
+                value = self.setting.convert(str(values))
+            except ValueError as exc:
+                raise UsageError(f"{source} {exc}") from None
+        namespace.fields[self.setting.name] = (value, source)
+
+
+def _version() -> str:
+    try:
+        version = importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        version = "(not installed)"
+    return (
+        f"{DISTRIBUTION} {version} ({platform.python_implementation()} {platform.python_version()})"
     )
-    add_listener_arguments(parser)
+
+
+def _prog() -> str:
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name.startswith(DISTRIBUTION) else "python -m wsgi_simple_server"
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=prog,
+        usage="%(prog)s [module:app] [options]",
+        description="Serve a WSGI application over HTTP/1.1 (demo_app when none is named).",
+        epilog=f"Each setting is also read from the environment variable shown; an option "
+        f"wins over a variable. Variables: {ENV_PREFIX}<SETTING>, and {ENV_PREFIX}HOST, "
+        f"{ENV_PREFIX}PORT.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    app = parser.add_argument_group("application")
+    app.add_argument(
+        "app",
+        nargs="?",
+        help="module:name, module:name.attr, module (module:application), or a factory "
+        "call module:create_app() / module:create_app('arg', key=1) with literal arguments",
+    )
+    app.add_argument(
+        "--factory",
+        action="store_true",
+        help="call the named object with no arguments to get the application",
+    )
+    app.add_argument(
+        "--app-dir", default=".", help="directory put first on sys.path to import from (default: .)"
+    )
+    listen = parser.add_argument_group("listening")
+    listen.add_argument(
+        "--host", help=f"address to listen on, IPv4 or IPv6 (default: 127.0.0.1; {ENV_PREFIX}HOST)"
+    )
+    listen.add_argument(
+        "--port", help=f"TCP port, 0 for any free one (default: 8000; {ENV_PREFIX}PORT)"
+    )
+    server = parser.add_argument_group(
+        "server settings", "The fields of ServerConfig, each also an environment variable."
+    )
+    for setting in SETTINGS:
+        default = f"{setting.default}" + (f" {setting.unit}" if setting.unit else "")
+        help_text = f"{setting.summary} (default: {default}; {setting.variable})".replace("%", "%%")
+        if setting.is_switch:
+            names = [setting.option, f"--no-{setting.option[2:]}", *setting.aliases]
+            server.add_argument(*names, action=_SetField, nargs=0, setting=setting, help=help_text)
+        else:
+            server.add_argument(
+                setting.option,
+                *setting.aliases,
+                action=_SetField,
+                setting=setting,
+                metavar=(setting.unit or setting.kind).upper(),
+                help=help_text,
+            )
+    dev = parser.add_argument_group("development")
+    dev.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart the server when a watched file changes (needs wsgi-simple-server[reload])",
+    )
+    dev.add_argument(
+        "--reload-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory to watch, repeatable (default: the --app-dir)",
+    )
+    dev.add_argument(
+        "--reload-include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="file names to watch, repeatable (default: *.py)",
+    )
+    dev.add_argument(
+        "--reload-exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="file names not to watch, repeatable",
+    )
+    logs = parser.add_argument_group("logging")
+    logs.add_argument(
+        "--log-config",
+        metavar="FILE",
+        help="logging configuration: .json or .yaml (dictConfig), .ini or .conf (fileConfig)",
+    )
+    logs.add_argument(
+        "--log-level",
+        choices=_LOG_LEVELS,
+        help="level of the wsgi_simple_server logger (default: info)",
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the server until SIGTERM or SIGINT; return the exit status."""
-    args = _parser().parse_args(argv)
-    if args.app:
-        sys.path.insert(0, "")
-        app = load_app(args.app)
+def _blame(message: str, sources: Mapping[str, str]) -> str:
+    """Put the option or variable that set a field in place of its name in *message*."""
+    match = re.match(r"(\w+)\b", message)
+    if match and match.group(1) in sources:
+        return sources[match.group(1)] + message[match.end() :]
+    return message
+
+
+def _port(raw: str, source: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise UsageError(f"{source} must be a port number from 0 to 65535, got {raw!r}")
+    return port
+
+
+def read_settings(
+    argv: Sequence[str], environ: Mapping[str, str], *, prog: str | None = None
+) -> tuple[argparse.Namespace, dict[str, tuple[object, str]]]:
+    """Parse *argv* and read the ``WSGI_SIMPLE_SERVER_*`` variables of *environ*.
+
+    Return the parsed arguments and, for each ``ServerConfig`` field that an option or
+    a variable sets, its value and the option or variable that set it (options win).
+    The values are converted to the field's type but not checked by ``ServerConfig``.
+    """
+    fields: dict[str, tuple[object, str]] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.variable)
+        if raw is not None:
+            try:
+                fields[setting.name] = (setting.convert(raw), setting.variable)
+            except ValueError as exc:
+                raise UsageError(f"{setting.variable} {exc}") from None
+    args = _parser(prog or _prog()).parse_args(list(argv), argparse.Namespace(fields=fields))
+    return args, fields
+
+
+def parse_command(
+    argv: Sequence[str], environ: Mapping[str, str], *, prog: str | None = None
+) -> Command:
+    """Read the command line *argv* and the environment *environ* into a ``Command``.
+
+    Options win over ``WSGI_SIMPLE_SERVER_*`` variables, variables over defaults.
+    Raise ``UsageError`` (its message names the option or variable) for a bad value.
+    """
+    args, fields = read_settings(argv, environ, prog=prog)
+    try:
+        config = ServerConfig(**{name: value for name, (value, _) in fields.items()})  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise UsageError(
+            _blame(str(exc), {name: src for name, (_, src) in fields.items()})
+        ) from None
+    if args.port is not None:
+        port = _port(args.port, "--port")
+    elif (raw_port := environ.get(ENV_PREFIX + "PORT")) is not None:
+        port = _port(raw_port, ENV_PREFIX + "PORT")
+    else:
+        port = 8000
+    host = args.host if args.host is not None else environ.get(ENV_PREFIX + "HOST", "127.0.0.1")
+    return Command(
+        app=args.app,
+        factory=args.factory,
+        app_dir=args.app_dir,
+        host=host,
+        port=port,
+        config=config,
+        reload=args.reload,
+        reload_dirs=tuple(args.reload_dir) or (args.app_dir,),
+        reload_includes=tuple(args.reload_include) or ("*.py",),
+        reload_excludes=tuple(args.reload_exclude),
+        log_config=args.log_config,
+        log_level=args.log_level,
+        argv=tuple(argv),
+    )
+
+
+# -- loading the application ----------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _where(exc: BaseException) -> str:
+    """*exc* in one line with the place it was raised (skipping the import machinery)."""
+    text = f"{type(exc).__name__}: {_one_line(str(exc))}"
+    if isinstance(exc, SyntaxError):
+        return text  # its text names the file and line already
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    if frames:
+        frame = frames[-1]
+        try:
+            filename = os.path.relpath(frame.filename)
+        except ValueError:  # another drive (Windows)
+            filename = frame.filename
+        text += f" ({filename}, line {frame.lineno})"
+    return text
+
+
+def _import(name: str) -> types.ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and (name == missing or name.startswith(missing + ".")):
+            raise UsageError(f"cannot import module {name!r} ({exc})") from None
+        raise UsageError(f"importing module {name!r} failed: {_where(exc)}") from None
+    except Exception as exc:  # the module's own code failed
+        raise UsageError(f"importing module {name!r} failed: {_where(exc)}") from None
+
+
+def _dotted(node: ast.expr) -> list[str] | None:
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute) and (parent := _dotted(node.value)) is not None:
+        return [*parent, node.attr]
+    return None
+
+
+def _parse_target(
+    spec: str, target: str
+) -> tuple[list[str], tuple[list[object], dict[str, object]] | None]:
+    """The attribute path of ``module:target``, and the arguments if it is a call."""
+    bad = (
+        f"application {spec!r} is not module:name, module:name.attr or "
+        "module:factory(...) with literal arguments"
+    )
+    try:
+        node = ast.parse(target.strip(), mode="eval").body
+    except SyntaxError:
+        raise UsageError(bad) from None
+    call = None
+    if isinstance(node, ast.Call):
+        if any(isinstance(arg, ast.Starred) for arg in node.args) or any(
+            keyword.arg is None for keyword in node.keywords
+        ):
+            raise UsageError(bad)
+        try:
+            args = [ast.literal_eval(arg) for arg in node.args]
+            kwargs = {str(kw.arg): ast.literal_eval(kw.value) for kw in node.keywords}
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise UsageError(
+                f"the arguments of the factory {spec!r} must be literals "
+                "(strings, numbers, tuples, lists, dicts, True, False, None)"
+            ) from None
+        call = (args, kwargs)
+        node = node.func
+    path = _dotted(node)
+    if path is None:
+        raise UsageError(bad)
+    return path, call
+
+
+def load_app(spec: str, *, factory: bool = False) -> WSGIApplication:
+    """Import the application *spec* names and return it.
+
+    *spec* is ``module:name``, ``module:name.attr``, ``module`` (``module:application``)
+    or a factory call ``module:create_app()`` / ``module:create_app("a", debug=True)``
+    with literal arguments (read by ``ast.literal_eval``, never evaluated as code).
+    With *factory* the named object is called with no arguments. Raise ``UsageError``
+    with one line that says what is wrong: the module does not import (and why, where),
+    the attribute is missing, the factory raised, or the result is not a callable that
+    takes ``(environ, start_response)``.
+    """
+    module_name, _, target = spec.partition(":")
+    if not module_name:
+        raise UsageError(f"application {spec!r} names no module (module:name)")
+    path, call = _parse_target(spec, target or "application")
+    obj: object = _import(module_name)
+    for i, part in enumerate(path):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            owner = f"module {module_name!r}" if i == 0 else repr(f"{module_name}:{path[i - 1]}")
+            raise UsageError(f"{owner} has no attribute {part!r}") from None
+    if call is None and factory:
+        call = ([], {})
+    if call is not None:
+        if not callable(obj):
+            raise UsageError(f"factory {spec!r} is not callable ({type(obj).__name__})")
+        try:
+            obj = obj(*call[0], **call[1])
+        except Exception as exc:
+            raise UsageError(f"factory {spec!r} raised {_where(exc)}") from None
+        what = f"the factory {spec!r} returned an object of type {type(obj).__name__}"
+    else:
+        what = f"{spec!r} is an object of type {type(obj).__name__}"
+    if not callable(obj):
+        raise UsageError(f"{what}, not a WSGI application (a callable)")
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):  # no signature to read (a builtin): trust it
+        return typing.cast(WSGIApplication, obj)
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        hint = "" if call else f" (a factory? then {module_name}:{'.'.join(path)}() or --factory)"
+        raise UsageError(
+            f"{what} taking {signature}, not (environ, start_response){hint}"
+        ) from None
+    return typing.cast(WSGIApplication, obj)
+
+
+# -- logging --------------------------------------------------------------------------
+
+
+def _configure_logging(command: Command) -> None:
+    if command.log_config is not None:
+        _load_log_config(command.log_config)
+    elif not _log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s", "%Y-%m-%d %H:%M:%S %z"
+            )
+        )
+        _log.addHandler(handler)
+        _log.propagate = False
+        _log.setLevel(logging.INFO)
+    if command.log_level is not None:
+        _log.setLevel(command.log_level.upper())
+
+
+def _load_log_config(path: str) -> None:
+    """Apply a logging configuration file (raise ``UsageError`` if it cannot be)."""
+    suffix = PurePath(path).suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml", ".ini", ".conf", ".cfg"):
+        raise UsageError(
+            f"--log-config {path}: the file name must end in .json, .yaml, .yml, .ini or .conf"
+        )
+    try:
+        if suffix in (".ini", ".conf", ".cfg"):
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"no such file: {path!r}")
+            logging.config.fileConfig(path, disable_existing_loggers=False)
+            return
+        with open(path, encoding="utf-8") as file:
+            if suffix == ".json":
+                settings = json.load(file)
+            else:
+                try:
+                    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - optional
+                except ImportError:
+                    raise UsageError(
+                        f"--log-config {path}: reading YAML needs PyYAML"
+                        " (python -m pip install pyyaml)"
+                    ) from None
+                settings = yaml.safe_load(file)
+        if not isinstance(settings, dict):
+            raise ValueError("the file does not hold a mapping")
+        settings.setdefault("disable_existing_loggers", False)
+        logging.config.dictConfig(settings)
+    except UsageError:
+        raise
+    except Exception as exc:  # OSError, JSON, YAML, configparser and dictConfig errors
+        raise UsageError(
+            f"--log-config {path}: {_one_line(str(exc)) or type(exc).__name__}"
+        ) from None
+
+
+# -- serving --------------------------------------------------------------------------
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _listen(command: Command, app: WSGIApplication) -> WSGIServer:
+    """A server bound to the command's address (``UsageError`` if it cannot listen)."""
+    where = _host_port(command.host, command.port)
+    try:
+        return make_server(command.host, command.port, app, config=command.config)
+    except socket.gaierror as exc:
+        raise UsageError(
+            f"cannot listen on {where}: {command.host!r} is not an address or a known host name"
+            f" ({exc.strerror or exc})"
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"cannot listen on {where}: {reason[:1].lower()}{reason[1:]}") from None
+
+
+def _adopt(fd: int, app: WSGIApplication, config: ServerConfig) -> WSGIServer:
+    """A server on the listening socket *fd* a reloader passed on (bound and listening)."""
+    sock = socket.socket(fileno=fd)
+    address = sock.getsockname()
+    server = WSGIServer(address, WSGIRequestHandler, bind_and_activate=False, config=config)
+    server.socket.close()
+    server.socket = sock
+    # What HTTPServer.server_bind records after binding.
+    server.server_address = address
+    server.server_name = socket.getfqdn(address[0])
+    server.server_port = address[1]
+    server.setup_environ()
+    server.set_app(app)
+    return server
+
+
+def _exit_with_parent(server: WSGIServer) -> None:
+    """Stop the server if the reloader that started it goes away (no orphan)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not server._stop_requested.wait(0.5):
+            if os.getppid() != parent:
+                _log.warning("the reloader (process %d) is gone: stopping", parent)
+                server.request_shutdown()
+                return
+
+    threading.Thread(target=watch, name="wsgi-simple-server-parent-watch", daemon=True).start()
+
+
+def _serve(command: Command) -> int:
+    if command.app:
+        sys.path.insert(0, os.path.abspath(command.app_dir))
+        app = load_app(command.app, factory=command.factory)
     else:
         app = demo_app
-    config = ServerConfig(
-        threads=args.threads,
-        access_log=not args.no_access_log,
-        shutdown_timeout_s=args.shutdown_timeout,
-    )
-    server = server_from_args(args, app, config, host=args.host, port=args.port)
-    with server, restart_on_sighup(server):
+    inherited = os.environ.get(_SOCKET_FD_VARIABLE)
+    if inherited is not None:
+        server = _adopt(int(inherited), app, command.config)
+        _exit_with_parent(server)
+    else:
+        server = _listen(command, app)
+    with server:
 
         def stop(signum: int, frame: FrameType | None) -> None:
+            _log.info(
+                "%s: stopping (requests in flight get %g s)",
+                signal.Signals(signum).name,
+                command.config.shutdown_timeout_s,
+            )
             server.request_shutdown()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        print(serving_message(server), flush=True)
+        host, port = server.socket.getsockname()[:2]
+        _log.info(
+            "%s: application %s, %d worker threads, %s event loop",
+            _version(),
+            command.app or "wsgi_simple_server:demo_app",
+            command.config.threads,
+            command.config.selector_class().__name__,
+        )
+        _log.info("Serving HTTP on %s port %d (http://%s/) ...", host, port, _host_port(host, port))
         server.serve_forever()
     return 0
+
+
+def _reload(command: Command) -> int:
+    """Run the server in a child process and restart it when a watched file changes."""
+    try:
+        import watchfiles  # noqa: PLC0415 - an optional dependency
+    except ImportError:
+        raise UsageError(
+            "--reload needs the watchfiles package:"
+            " python -m pip install 'wsgi-simple-server[reload]'"
+        ) from None
+    if os.name == "nt":
+        raise UsageError("--reload needs a POSIX system (it hands the listening socket on)")
+    listener = _listen(command, demo_app)  # bound here, so it stays open across restarts
+    default_filter = watchfiles.DefaultFilter()
+
+    def watched(change: watchfiles.Change, path: str) -> bool:
+        name = PurePath(path)
+        return (
+            default_filter(change, path)
+            and any(name.match(glob) for glob in command.reload_includes)
+            and not any(name.match(glob) for glob in command.reload_excludes)
+        )
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    fd = listener.socket.fileno()
+    env = dict(os.environ, **{_SOCKET_FD_VARIABLE: str(fd)})
+    args = [sys.executable, "-m", "wsgi_simple_server", *command.argv]
+
+    def start() -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(args, env=env, pass_fds=(fd,))  # noqa: S603 - this program
+        _log.info("reloader: started server process %d", child.pid)
+        return child
+
+    def finish(child: subprocess.Popen[bytes]) -> None:
+        child.terminate()
+        try:
+            child.wait(command.config.shutdown_timeout_s + 5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    dirs = [str(Path(d).resolve()) for d in command.reload_dirs]
+    _log.info(
+        "reloader: watching %s for %s",
+        ", ".join(dirs),
+        ", ".join(command.reload_includes),
+    )
+    with listener:
+        child = start()
+        reported = False
+        try:
+            for changes in watchfiles.watch(
+                *dirs,
+                watch_filter=watched,
+                stop_event=stop,
+                yield_on_timeout=True,
+                rust_timeout=1000,
+                raise_interrupt=False,
+            ):
+                if not changes:  # a timeout: see whether the server process ended
+                    if child.poll() is not None and not reported:
+                        _log.warning(
+                            "reloader: server process %d exited with status %d;"
+                            " waiting for a change to restart it",
+                            child.pid,
+                            child.returncode,
+                        )
+                        reported = True
+                    continue
+                names = sorted({os.path.relpath(path) for _, path in changes})
+                _log.info("reloader: %s changed: restarting", ", ".join(names))
+                finish(child)
+                child = start()
+                reported = False
+        finally:
+            finish(child)
+    _log.info("reloader: stopped")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line (*argv* defaults to ``sys.argv[1:]``); return the exit status.
+
+    Serve until SIGTERM or SIGINT, then stop gracefully and return 0. A mistake of the
+    user's is one line on stderr and status 2.
+    """
+    prog = _prog()
+    try:
+        command = parse_command(sys.argv[1:] if argv is None else argv, os.environ, prog=prog)
+        _configure_logging(command)
+        if command.reload and _SOCKET_FD_VARIABLE not in os.environ:
+            return _reload(command)
+        return _serve(command)
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2

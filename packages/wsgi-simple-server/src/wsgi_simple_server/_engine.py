@@ -67,7 +67,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._connection import (
@@ -114,6 +114,14 @@ UNIX_PEER = ("unix:", 0)
 def _accept_unix(accept: Callable[[], tuple[socket.socket, Any]]) -> tuple[socket.socket, Any]:
     sock, _ = accept()  # the peer's path: "" for the usual unnamed client socket
     return sock, UNIX_PEER
+
+
+class Drained(NamedTuple):
+    """What a graceful stop found: requests in flight, idle connections, requests cut."""
+
+    in_flight: int  # requests being served when the stop began
+    idle: int  # open connections no request was running on
+    cut: int  # connections still busy when the shutdown timeout ran out
 
 
 class _Worker:
@@ -248,11 +256,12 @@ class Engine:
                 finally:
                     conn.lock.release()
 
-    def stop(self, timeout_s: float) -> None:
+    def stop(self, timeout_s: float) -> Drained:
         """Stop accepting, let requests in flight finish for *timeout_s*, close the rest.
 
         Connections lingering before their close (their responses sent) are not waited
-        for: they are closed once the requests in flight are done.
+        for: they are closed once the requests in flight are done. Return how many
+        requests were in flight, idle connections were closed, and requests were cut.
         """
         self.stopping = True
         if self._listening:
@@ -261,13 +270,15 @@ class Engine:
                 for fd in self._listeners:
                     with contextlib.suppress(KeyError, OSError, ValueError):
                         self._selector.unregister(fd)
+        open_conns = [conn for conn in list(self.conns.values()) if not conn.lingering]
+        busy = sum(conn.busy for conn in open_conns)
         deadline = time.monotonic() + timeout_s
         while True:
-            in_flight = False
+            in_flight = 0
             for conn in list(self.conns.values()):
                 if not conn.lingering:
                     conn.deadline = 0.0  # idle ones go now; busy ones after their response
-                    in_flight = True
+                    in_flight += 1
             if not in_flight or time.monotonic() >= deadline:
                 break
             self.reap()
@@ -296,6 +307,7 @@ class Engine:
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
+        return Drained(busy, len(open_conns) - busy, in_flight)
 
     def _close_idle(self, *, discard: bool) -> None:
         """Close every connection no worker is serving (lingering ones drained first)."""

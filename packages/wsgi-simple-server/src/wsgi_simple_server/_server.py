@@ -340,7 +340,6 @@ class WSGIServer(HTTPServer):
             )
             super().serve_forever(poll_interval)
             return
-        self._stop_requested.clear()
         self._engine_stopped.clear()
         self._engine_ran = True
         tick = min(self.config.handoff_s / 2, 0.01)
@@ -367,11 +366,22 @@ class WSGIServer(HTTPServer):
                         engine.reap()
                         self.service_actions()
             finally:
-                engine.stop(self.config.shutdown_timeout_s)
+                drained = engine.stop(self.config.shutdown_timeout_s)
                 self._engine = None
+                _log.info(
+                    "stopped: %d request(s) in flight finished, %d cut off at the %g s"
+                    " shutdown timeout, %d idle connection(s) closed",
+                    max(drained.in_flight - drained.cut, 0),
+                    drained.cut,
+                    self.config.shutdown_timeout_s,
+                    drained.idle,
+                )
                 for sock in self.sockets:
                     sock.setblocking(True)
         finally:
+            # Cleared here, not on entry: a stop asked for before serving began (a
+            # signal during start-up) is kept, and serving can start again afterwards.
+            self._stop_requested.clear()
             self._engine_stopped.set()
 
     def request_shutdown(self) -> None:
