@@ -48,7 +48,7 @@ def sample(setting: Any) -> tuple[str, object]:
         value = (default or 1.0) * 2 + 0.5
         return repr(value), value
     text = STR_SAMPLES.get(setting.name, "sample")
-    return text, text
+    return text, setting.convert(text)
 
 
 # -- every field, by option and by variable -------------------------------------------
@@ -80,9 +80,14 @@ def test_each_field_is_set_by_its_variable(setting: Any) -> None:
     assert fields == {setting.name: (value, setting.variable)}
 
 
-@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.kind != "text"], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "setting",
+    [s for s in SETTINGS if s.is_switch or s.kind in ("n", "number")],
+    ids=lambda s: s.name,
+)
 def test_a_bad_variable_is_refused_naming_the_variable(setting: Any) -> None:
-    # (Any text is a str: a bad one is refused by ServerConfig, as --selector nope is.)
+    # (Any text is a str or a list: a bad one is refused by ServerConfig, as
+    # --selector nope is.)
     with pytest.raises(UsageError, match=rf"^{setting.variable} must be .*, got 'x1'$"):
         read_settings([], {setting.variable: "x1"})
 
@@ -91,8 +96,9 @@ def test_the_config_built_holds_every_value_given() -> None:
     argv: list[str] = []
     expected = {}
     for setting in SETTINGS:
-        if setting.kind == "text" and setting.name not in STR_SAMPLES:
-            continue  # no value known to be valid for it
+        known = setting.is_switch or setting.kind in ("n", "number")
+        if not known and setting.name not in STR_SAMPLES:
+            continue  # no value known to be valid for it (a file name, an address)
         text, value = sample(setting)
         if setting.is_switch:
             argv.append(setting.option if value else f"--no-{setting.option[2:]}")
@@ -214,6 +220,12 @@ def test_application_forms(app_module: str) -> None:
     assert call(load_app(f"{app_module}:create_app('hi', twice=True)")) == b"hihi"
     assert call(load_app(f"{app_module}:create_app", factory=True)) == b"hello"
     assert call(load_app(f"{app_module}:create_app('x')", factory=True)) == b"x"
+    command = parse_command([f"{app_module}:create_app", "--factory", "--app-dir", "src"], {})
+    assert (command.app, command.factory, command.app_dir) == (
+        f"{app_module}:create_app",
+        True,
+        "src",
+    )
 
 
 @pytest.mark.parametrize(
@@ -586,11 +598,16 @@ def poll_until(port: int, body: bytes, timeout_s: float = 30.0) -> None:
 
 
 def alive(pid: int) -> bool:
+    """Whether process *pid* runs (a zombie no one has reaped yet does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def test_reload_restarts_the_server_on_a_change_and_leaves_no_process(tmp_path: Path) -> None:
@@ -620,6 +637,22 @@ def test_reload_restarts_the_server_on_a_change_and_leaves_no_process(tmp_path: 
     assert any(line.endswith("reloader: stopped") for line in served.lines)
     assert not any("notes.txt" in line for line in served.lines)
     assert not alive(third), "the server process outlived the reloader"
+
+
+def test_the_server_process_stops_when_its_reloader_is_killed(tmp_path: Path) -> None:
+    (tmp_path / "reload_app.py").write_text(RELOAD_APP.format(body=b"one"))
+    served = Served("reload_app", "--reload", "--port", "0", cwd=tmp_path)
+    try:
+        child = int(served.wait_for(r"reloader: started server process (\d+)").group(1))
+        assert get(served.port()) == b"one"
+        served.proc.kill()  # no chance to stop its child
+        served.wait_for(r"the reloader \(process \d+\) is gone: stopping")
+        deadline = time.monotonic() + 20
+        while alive(child):
+            assert time.monotonic() < deadline, "the server process outlived its reloader"
+            time.sleep(0.05)
+    finally:
+        served.stop(None)
 
 
 def test_reload_without_watchfiles_is_one_line(tmp_path: Path) -> None:

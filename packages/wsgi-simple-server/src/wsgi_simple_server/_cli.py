@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 import types
 import typing
@@ -80,7 +81,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 _UNITS = {"_s": "seconds", "_bytes": "bytes"}
 _KINDS: dict[object, str] = {int: "n", int | None: "n", float: "number", float | None: "number"}
-_KINDS |= {str: "text", str | None: "text"}
+_KINDS |= {str: "text", str | None: "text", tuple[str, ...]: "list"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 # Set in the server process a reloader starts: the listening socket it inherits.
@@ -107,7 +108,7 @@ class _Setting:
     variable: str  # WSGI_SIMPLE_SERVER_MAX_BODY_BYTES
     convert: Callable[[str], object]  # raises ValueError("must be ..., got ...")
     is_switch: bool
-    kind: str  # what the value is, for the help: N, NUMBER, TEXT
+    kind: str  # what the value is: n, number, text, list (comma-separated), value
     default: object
     unit: str | None
     summary: str
@@ -169,15 +170,6 @@ def _converter(hint: object) -> Callable[[str], object]:
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         item = _converter(args[0])
         return lambda raw: tuple(item(part.strip()) for part in raw.split(",") if part.strip())
-    if origin is typing.Literal and all(isinstance(arg, str) for arg in args):
-        choices = tuple(str(arg) for arg in args)
-
-        def choice(raw: str) -> str:
-            if raw not in choices:
-                raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
-            return raw
-
-        return choice
     raise TypeError(f"no command-line form for the type {hint!r}")
 
 
@@ -200,7 +192,9 @@ def _settings() -> list[_Setting]:
                 convert=convert,
                 is_switch=hints[field.name] is bool,
                 kind=_KINDS.get(hints[field.name], "value"),
-                default=field.default,
+                default=field.default
+                if field.default_factory is dataclasses.MISSING
+                else field.default_factory(),
                 unit=unit,
                 summary=_first_sentence(docs.get(field.name, field.name.replace("_", " "))),
             )
@@ -209,6 +203,15 @@ def _settings() -> list[_Setting]:
 
 
 SETTINGS = _settings()
+
+
+def _shown(setting: _Setting) -> str:
+    """The default as it is written on the command line, with its unit."""
+    value = setting.default
+    if value is None:
+        return "unset"
+    text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return f"{text} {setting.unit}" if setting.unit else text
 
 
 def settings_table() -> str:
@@ -224,9 +227,8 @@ def settings_table() -> str:
             else f"`{setting.option}`"
         )
         options += "".join(f", `{alias}`" for alias in setting.aliases)
-        unit = f" {setting.unit}" if setting.unit else ""
         rows.append(
-            f"| `{setting.name}` | {options} | `{setting.variable}` | `{setting.default!r}`{unit}"
+            f"| `{setting.name}` | {options} | `{setting.variable}` | {_shown(setting)}"
             f" | {setting.summary} |"
         )
     return "\n".join(rows) + "\n"
@@ -337,8 +339,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "server settings", "The fields of ServerConfig, each also an environment variable."
     )
     for setting in SETTINGS:
-        default = f"{setting.default}" + (f" {setting.unit}" if setting.unit else "")
-        help_text = f"{setting.summary} (default: {default}; {setting.variable})".replace("%", "%%")
+        help_text = f"{setting.summary} (default: {_shown(setting)}; {setting.variable})"
+        help_text = help_text.replace("%", "%%")
         if setting.is_switch:
             names = [setting.option, f"--no-{setting.option[2:]}", *setting.aliases]
             server.add_argument(*names, action=_SetField, nargs=0, setting=setting, help=help_text)
@@ -697,11 +699,10 @@ def _exit_with_parent(server: WSGIServer) -> None:
     parent = os.getppid()
 
     def watch() -> None:
-        while not server._stop_requested.wait(0.5):
-            if os.getppid() != parent:
-                _log.warning("the reloader (process %d) is gone: stopping", parent)
-                server.request_shutdown()
-                return
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        _log.warning("the reloader (process %d) is gone: stopping", parent)
+        server.request_shutdown()
 
     threading.Thread(target=watch, name="wsgi-simple-server-parent-watch", daemon=True).start()
 
@@ -712,7 +713,7 @@ def _serve(command: Command) -> int:
         app = load_app(command.app, factory=command.factory)
     else:
         app = demo_app
-    inherited = os.environ.get(_SOCKET_FD_VARIABLE)
+    inherited = os.environ.pop(_SOCKET_FD_VARIABLE, None)  # not for the app's children
     if inherited is not None:
         server = _adopt(int(inherited), app, command.config)
         _exit_with_parent(server)
