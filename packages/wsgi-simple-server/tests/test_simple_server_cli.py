@@ -479,6 +479,49 @@ def test_startup_logs_version_threads_event_loop_and_url_and_shutdown_logs_the_d
         assert served.stop(None) == 0
 
 
+SLOW_APP = """\
+import sys, time
+
+def application(environ, start_response):
+    sys.stderr.write("request started\\n")
+    time.sleep(float(environ["QUERY_STRING"]))
+    start_response("200 OK", [])
+    return [b"finished"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("sleep_s", "timeout_s", "expected", "body"),
+    [
+        ("1", "10", "1 request(s) in flight finished, 0 cut off at the 10 s", b"finished"),
+        ("3", "0.2", "0 request(s) in flight finished, 1 cut off at the 0.2 s", b""),
+    ],
+)
+def test_shutdown_logs_the_requests_it_let_finish_cut_off_and_the_idle_connections(
+    tmp_path: Path, sleep_s: str, timeout_s: str, expected: str, body: bytes
+) -> None:
+    (tmp_path / "slow_app.py").write_text(SLOW_APP)
+    served = Served(
+        "slow_app", "--port", "0", "--shutdown-timeout-s", timeout_s, "--threads", "2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    port = served.port()
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=15) as idle,
+        socket.create_connection(("127.0.0.1", port), timeout=15) as busy,
+    ):
+        try:
+            busy.sendall(f"GET /?{sleep_s} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            served.wait_for("^request started$")
+            served.proc.send_signal(signal.SIGTERM)
+            served.wait_for(rf"\[INFO\] stopped: {re.escape(expected)} shutdown timeout, "
+                            r"1 idle connection\(s\) closed$")  # fmt: skip
+            assert b"".join(iter(lambda: busy.recv(65536), b"")).endswith(body)
+            assert idle.recv(1) == b""
+        finally:
+            assert served.stop(None) == 0
+
+
 def test_an_ipv6_address_is_bracketed_in_the_url() -> None:
     if not socket.has_ipv6:
         pytest.fail("the machine has no IPv6 loopback")
