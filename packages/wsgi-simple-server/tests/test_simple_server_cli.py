@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from wsgi_simple_server import ServerConfig, _cli
 from wsgi_simple_server._cli import (
@@ -31,9 +32,17 @@ from wsgi_simple_server._cli import (
     read_settings,
 )
 
-# A value other than the default for the str fields of this branch (the generic
-# tests take "sample" for a str field not named here).
-STR_SAMPLES = {"selector": "poll"}
+# A value other than the default for the str fields known here (the generic tests
+# take "sample" for a str field not named here). Together with the samples of the
+# other fields they make a valid ServerConfig (cert_reqs 1 needs certfile and ca_certs;
+# the files are read when the server listens, not here).
+STR_SAMPLES = {
+    "selector": "poll",
+    "certfile": "cert.pem",
+    "keyfile": "key.pem",
+    "ca_certs": "ca.pem",
+    "ciphers": "ECDHE+AESGCM",
+}
 
 
 def sample(setting: Any) -> tuple[str, object]:
@@ -326,7 +335,7 @@ ERRORS = [
     ([], {"WSGI_SIMPLE_SERVER_ACCESS_LOG": "maybe"}, "WSGI_SIMPLE_SERVER_ACCESS_LOG must be true"),
     (["--port", "70000"], {}, "--port must be a port number from 0 to 65535, got '70000'"),
     ([], {"WSGI_SIMPLE_SERVER_PORT": "http"}, "WSGI_SIMPLE_SERVER_PORT must be a port number"),
-    (["--port", "0", "--host", "999.1.1.1"], {}, "cannot listen on 999.1.1.1:0: '999.1.1.1' is"),
+    (["--port", "0", "--host", "999.1.1.1"], {}, "cannot listen on 999.1.1.1:0: "),
     (["nope"], {}, "cannot import module 'nope' (No module named 'nope')"),
     (["wsgi_simple_server:x"], {}, "module 'wsgi_simple_server' has no attribute 'x'"),
     (["--nope"], {}, "unrecognized arguments: --nope (see --help)"),
@@ -352,7 +361,7 @@ def test_a_port_in_use_is_one_line(busy_port: int) -> None:
     assert result.returncode == 2
     assert result.stderr == (
         f"python -m wsgi_simple_server: error: cannot listen on 127.0.0.1:{busy_port}: "
-        "address already in use\n"
+        "Address already in use\n"
     )
 
 
@@ -392,13 +401,13 @@ def test_the_console_script_and_python_m_name_themselves_in_the_help() -> None:
 
 
 class Served:
-    """A CLI process; its stderr lines are collected by a thread as they come."""
+    """A CLI process; its output lines (stdout and stderr) are collected as they come."""
 
     def __init__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
         self.proc = subprocess.Popen(
             [*CLI, *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             cwd=cwd,
             env={**os.environ, **(env or {})},
@@ -409,8 +418,8 @@ class Served:
         self._reader.start()
 
     def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
             self._queue.put(line.rstrip("\n"))
         self._queue.put("")  # end of output
 
@@ -441,8 +450,8 @@ class Served:
             self.proc.kill()
             self.proc.wait()
             self._reader.join(5)
-            assert self.proc.stderr is not None
-            self.proc.stderr.close()
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
             while not self._queue.empty():
                 self.lines.append(self._queue.get())
 
@@ -465,9 +474,11 @@ def test_startup_logs_version_threads_event_loop_and_url_and_shutdown_logs_the_d
             r" 3 worker threads, PollSelector event loop",
             start,
         )
-        line = served.wait_for(r"Serving HTTP on .*").group(0)
-        port = int(line.split()[5])
-        assert line == f"Serving HTTP on 127.0.0.1 port {port} (http://127.0.0.1:{port}/) ..."
+        port = int(served.wait_for(r"\[INFO\] listening at http://127\.0\.0\.1:(\d+)/$").group(1))
+        # On stdout, as http.server prints it.
+        assert served.wait_for("^Serving HTTP on .*").group(0) == (
+            f"Serving HTTP on 127.0.0.1 port {port} ..."
+        )
         assert b"Hello world!" in get(port)
         served.proc.send_signal(signal.SIGTERM)
         served.wait_for(r"\[INFO\] SIGTERM: stopping \(requests in flight get 10 s\)$")
@@ -527,9 +538,11 @@ def test_an_ipv6_address_is_bracketed_in_the_url() -> None:
         pytest.fail("the machine has no IPv6 loopback")
     served = Served("--host", "::1", "--port", "0")
     try:
-        line = served.wait_for(r"Serving HTTP on .*").group(0)
-        port = int(line.split()[5])
-        assert line == f"Serving HTTP on ::1 port {port} (http://[::1]:{port}/) ..."
+        port = int(served.wait_for(r"\[INFO\] listening at http://\[::1\]:(\d+)/$").group(1))
+        assert (
+            served.wait_for("^Serving HTTP on .*").group(0)
+            == f"Serving HTTP on ::1 port {port} ..."
+        )
     finally:
         assert served.stop(signal.SIGINT) == 0
 
@@ -597,7 +610,7 @@ def test_log_config_files_configure_the_startup_log(tmp_path: Path, name: str, t
     (tmp_path / name).write_text(text)
     served = Served("--log-config", name, "--port", "0", cwd=tmp_path)
     try:
-        served.wait_for(r"^JSONCONF Serving HTTP on 127\.0\.0\.1 port \d+ ")
+        served.wait_for(r"^JSONCONF listening at http://127\.0\.0\.1:\d+/$")
         # The access log keeps its own handler (the config did not disable it).
     finally:
         assert served.stop() == 0
@@ -680,6 +693,31 @@ def test_reload_restarts_the_server_on_a_change_and_leaves_no_process(tmp_path: 
     assert any(line.endswith("reloader: stopped") for line in served.lines)
     assert not any("notes.txt" in line for line in served.lines)
     assert not alive(third), "the server process outlived the reloader"
+
+
+def test_reload_hands_every_listening_socket_on_and_restarts_on_sighup(tmp_path: Path) -> None:
+    (tmp_path / "reload_app.py").write_text(RELOAD_APP.format(body=b"one"))
+    path = tmp_path / "app.sock"
+    served = Served(
+        "reload_app", "--reload", "--bind", "127.0.0.1:0", "--uds", str(path), cwd=tmp_path
+    )
+    try:
+        first = int(served.wait_for(r"reloader: started server process (\d+)").group(1))
+        urls = served.wait_for(r"listening at http://127\.0\.0\.1:(\d+)/, unix:(.*)$")
+        assert urls.group(2) == str(path)
+        port = int(urls.group(1))
+        assert get(port) == b"one"
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(path)), timeout=5) as client:
+            assert client.get("http://x/").content == b"one"
+        served.proc.send_signal(signal.SIGHUP)
+        served.wait_for(r"reloader: SIGHUP: restarting")
+        second = int(served.wait_for(r"reloader: started server process (\d+)").group(1))
+        served.wait_for(r"listening at http://127\.0\.0\.1:\d+/, unix:")
+        assert second != first
+        assert get(port) == b"one"
+    finally:
+        assert served.stop() == 0
+    assert not path.exists()  # the reloader bound it: its file goes with it
 
 
 def test_the_server_process_stops_when_its_reloader_is_killed(tmp_path: Path) -> None:

@@ -101,10 +101,10 @@ def _start_cli(*args: str) -> tuple[subprocess.Popen[str], int]:
         text=True,
         env=env,
     )
-    assert proc.stderr is not None
-    while "Serving HTTP on" not in (line := proc.stderr.readline()):  # the startup log
-        assert line, "the server exited before serving"
-    return proc, int(line.split("Serving HTTP on 127.0.0.1 port ")[1].split()[0])
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("Serving HTTP on 127.0.0.1 port "), line
+    return proc, int(line.split()[5])
 
 
 def _get(port: int, path: str = "/") -> bytes:

@@ -41,8 +41,16 @@ from types import FrameType
 from wsgi_util.types import WSGIApplication
 
 from wsgi_simple_server._config import ServerConfig
+from wsgi_simple_server._connection import as_tls
 from wsgi_simple_server._demo import demo_app
-from wsgi_simple_server._server import WSGIRequestHandler, WSGIServer, make_server
+from wsgi_simple_server._listen_cli import (
+    add_listener_arguments,
+    restart_on_sighup,
+    server_from_args,
+    serving_message,
+)
+from wsgi_simple_server._listeners import is_unix
+from wsgi_simple_server._server import WSGIServer
 
 __all__ = [
     "ALIASES",
@@ -84,8 +92,8 @@ _KINDS: dict[object, str] = {int: "n", int | None: "n", float: "number", float |
 _KINDS |= {str: "text", str | None: "text", tuple[str, ...]: "list"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-# Set in the server process a reloader starts: the listening socket it inherits.
-_SOCKET_FD_VARIABLE = "_WSGI_SIMPLE_SERVER_SOCKET_FD"
+# Set in the server process a reloader starts: the listening sockets it inherits.
+_RELOADER_FDS_VARIABLE = "_WSGI_SIMPLE_SERVER_RELOADER_FDS"
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 _log = logging.getLogger("wsgi_simple_server")
@@ -254,6 +262,7 @@ class Command:
     log_config: str | None
     log_level: str | None
     argv: tuple[str, ...]  # as given, for the server process a reloader starts
+    listen_args: argparse.Namespace  # --bind, --uds, --fd, --uds-mode (_listen_cli)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -335,6 +344,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     listen.add_argument(
         "--port", help=f"TCP port, 0 for any free one (default: 8000; {ENV_PREFIX}PORT)"
     )
+    add_listener_arguments(parser)
     server = parser.add_argument_group(
         "server settings", "The fields of ServerConfig, each also an environment variable."
     )
@@ -469,6 +479,7 @@ def parse_command(
         log_config=args.log_config,
         log_level=args.log_level,
         argv=tuple(argv),
+        listen_args=args,
     )
 
 
@@ -663,35 +674,13 @@ def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _listen(command: Command, app: WSGIApplication) -> WSGIServer:
-    """A server bound to the command's address (``UsageError`` if it cannot listen)."""
-    where = _host_port(command.host, command.port)
-    try:
-        return make_server(command.host, command.port, app, config=command.config)
-    except socket.gaierror as exc:
-        raise UsageError(
-            f"cannot listen on {where}: {command.host!r} is not an address or a known host name"
-            f" ({exc.strerror or exc})"
-        ) from None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise UsageError(f"cannot listen on {where}: {reason[:1].lower()}{reason[1:]}") from None
-
-
-def _adopt(fd: int, app: WSGIApplication, config: ServerConfig) -> WSGIServer:
-    """A server on the listening socket *fd* a reloader passed on (bound and listening)."""
-    sock = socket.socket(fileno=fd)
+def _url(sock: socket.socket) -> str:
+    """Where a browser reaches *sock*: ``http://127.0.0.1:8000/``, or ``unix:PATH``."""
     address = sock.getsockname()
-    server = WSGIServer(address, WSGIRequestHandler, bind_and_activate=False, config=config)
-    server.socket.close()
-    server.socket = sock
-    # What HTTPServer.server_bind records after binding.
-    server.server_address = address
-    server.server_name = socket.getfqdn(address[0])
-    server.server_port = address[1]
-    server.setup_environ()
-    server.set_app(app)
-    return server
+    if is_unix(sock):
+        return f"unix:{address}"
+    scheme = "https" if as_tls(sock) is not None else "http"
+    return f"{scheme}://{_host_port(address[0], address[1])}/"
 
 
 def _exit_with_parent(server: WSGIServer) -> None:
@@ -707,19 +696,28 @@ def _exit_with_parent(server: WSGIServer) -> None:
     threading.Thread(target=watch, name="wsgi-simple-server-parent-watch", daemon=True).start()
 
 
+def _server(command: Command, app: WSGIApplication) -> WSGIServer:
+    """The server: on the sockets a reloader handed on, else where the command says."""
+    inherited = os.environ.pop(_RELOADER_FDS_VARIABLE, None)  # not for the app's children
+    if inherited is None:
+        return server_from_args(
+            command.listen_args, app, command.config, host=command.host, port=command.port
+        )
+    listeners = [f"fd://{fd}" for fd in inherited.split(",")]
+    server = WSGIServer.from_listeners(listeners, config=command.config)
+    server.set_app(app)
+    _exit_with_parent(server)
+    return server
+
+
 def _serve(command: Command) -> int:
     if command.app:
         sys.path.insert(0, os.path.abspath(command.app_dir))
         app = load_app(command.app, factory=command.factory)
     else:
         app = demo_app
-    inherited = os.environ.pop(_SOCKET_FD_VARIABLE, None)  # not for the app's children
-    if inherited is not None:
-        server = _adopt(int(inherited), app, command.config)
-        _exit_with_parent(server)
-    else:
-        server = _listen(command, app)
-    with server:
+    server = _server(command, app)
+    with server, restart_on_sighup(server):
 
         def stop(signum: int, frame: FrameType | None) -> None:
             _log.info(
@@ -731,7 +729,6 @@ def _serve(command: Command) -> int:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        host, port = server.socket.getsockname()[:2]
         _log.info(
             "%s: application %s, %d worker threads, %s event loop",
             _version(),
@@ -739,13 +736,59 @@ def _serve(command: Command) -> int:
             command.config.threads,
             command.config.selector_class().__name__,
         )
-        _log.info("Serving HTTP on %s port %d (http://%s/) ...", host, port, _host_port(host, port))
+        _log.info("listening at %s", ", ".join(map(_url, server.sockets)))
+        # On stdout, as http.server prints it (scripts wait for this line).
+        print(serving_message(server), flush=True)
         server.serve_forever()
     return 0
 
 
+class _ServerProcess:
+    """The server process a reloader runs on its listening sockets *fds*."""
+
+    def __init__(self, command: Command, fds: tuple[int, ...]) -> None:
+        self.args = [sys.executable, "-m", "wsgi_simple_server", *command.argv]
+        self.env = dict(os.environ, **{_RELOADER_FDS_VARIABLE: ",".join(map(str, fds))})
+        self.fds = fds
+        self.stop_timeout_s = command.config.shutdown_timeout_s + 5
+        self.process: subprocess.Popen[bytes] | None = None
+        self.exit_logged = False
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.args, env=self.env, pass_fds=self.fds)  # noqa: S603
+        self.exit_logged = False
+        _log.info("reloader: started server process %d", self.process.pid)
+
+    def stop(self) -> None:
+        """Stop it gracefully (SIGTERM), killed if it takes past its shutdown timeout."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(self.stop_timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_exit(self) -> None:
+        """Log once that it ended (its code does not import, say) if it did."""
+        if self.process is None or self.exit_logged or self.process.poll() is None:
+            return
+        _log.warning(
+            "reloader: server process %d exited with status %d; waiting for a change to restart it",
+            self.process.pid,
+            self.process.returncode,
+        )
+        self.exit_logged = True
+
+
 def _reload(command: Command) -> int:
-    """Run the server in a child process and restart it when a watched file changes."""
+    """Run the server in a child process and restart it when a watched file changes.
+
+    This process listens (where the command says) and hands the listening sockets to
+    each server process it starts, so that the address stays open across restarts.
+    SIGHUP restarts the server process too; SIGTERM and SIGINT stop it, then this.
+    """
     try:
         import watchfiles  # noqa: PLC0415 - an optional dependency
     except ImportError:
@@ -754,8 +797,10 @@ def _reload(command: Command) -> int:
             " python -m pip install 'wsgi-simple-server[reload]'"
         ) from None
     if os.name == "nt":
-        raise UsageError("--reload needs a POSIX system (it hands the listening socket on)")
-    listener = _listen(command, demo_app)  # bound here, so it stays open across restarts
+        raise UsageError("--reload needs a POSIX system (it hands the listening sockets on)")
+    listener = server_from_args(
+        command.listen_args, demo_app, command.config, host=command.host, port=command.port
+    )
     default_filter = watchfiles.DefaultFilter()
 
     def watched(change: watchfiles.Change, path: str) -> bool:
@@ -766,65 +811,35 @@ def _reload(command: Command) -> int:
             and not any(name.match(glob) for glob in command.reload_excludes)
         )
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    fd = listener.socket.fileno()
-    env = dict(os.environ, **{_SOCKET_FD_VARIABLE: str(fd)})
-    args = [sys.executable, "-m", "wsgi_simple_server", *command.argv]
-
-    def start() -> subprocess.Popen[bytes]:
-        child = subprocess.Popen(args, env=env, pass_fds=(fd,))  # noqa: S603 - this program
-        _log.info("reloader: started server process %d", child.pid)
-        return child
-
-    def finish(child: subprocess.Popen[bytes]) -> None:
-        child.terminate()
-        try:
-            child.wait(command.config.shutdown_timeout_s + 5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
+    stop, hangup = threading.Event(), threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGHUP, lambda signum, frame: hangup.set())
     dirs = [str(Path(d).resolve()) for d in command.reload_dirs]
-    _log.info(
-        "reloader: watching %s for %s",
-        ", ".join(dirs),
-        ", ".join(command.reload_includes),
-    )
+    _log.info("reloader: watching %s for %s", ", ".join(dirs), ", ".join(command.reload_includes))
+    server = _ServerProcess(command, tuple(sock.fileno() for sock in listener.sockets))
     with listener:
-        child = start()
-        reported = False
+        server.start()
         try:
             for changes in watchfiles.watch(
                 *dirs,
                 watch_filter=watched,
                 stop_event=stop,
-                yield_on_timeout=True,
+                yield_on_timeout=True,  # every second at least: see whether it exited
                 rust_timeout=1000,
                 raise_interrupt=False,
             ):
-                if not changes:  # a timeout: see whether the server process ended
-                    if child.poll() is not None and not reported:
-                        _log.warning(
-                            "reloader: server process %d exited with status %d;"
-                            " waiting for a change to restart it",
-                            child.pid,
-                            child.returncode,
-                        )
-                        reported = True
-                    continue
-                names = sorted({os.path.relpath(path) for _, path in changes})
-                _log.info("reloader: %s changed: restarting", ", ".join(names))
-                finish(child)
-                child = start()
-                reported = False
+                if changes or hangup.is_set():
+                    names = sorted({os.path.relpath(path) for _, path in changes})
+                    reason = f"{', '.join(names)} changed" if names else "SIGHUP"
+                    _log.info("reloader: %s: restarting", reason)
+                    hangup.clear()
+                    server.stop()
+                    server.start()
+                else:
+                    server.log_exit()
         finally:
-            finish(child)
+            server.stop()
     _log.info("reloader: stopped")
     return 0
 
@@ -839,7 +854,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = parse_command(sys.argv[1:] if argv is None else argv, os.environ, prog=prog)
         _configure_logging(command)
-        if command.reload and _SOCKET_FD_VARIABLE not in os.environ:
+        if command.reload and _RELOADER_FDS_VARIABLE not in os.environ:
             return _reload(command)
         return _serve(command)
     except UsageError as exc:

@@ -173,7 +173,11 @@ def server_from_args(
         elif args.bind:
             server = WSGIServer.from_listeners(args.bind, config=config, uds_mode=args.uds_mode)
         else:
-            server = make_server(host, port, app, config=config)
+            try:
+                server = make_server(host, port, app, config=config)
+            except OSError as exc:  # named as --bind's errors name their address
+                where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                _fail(args, f"cannot listen on {where}: {_reason(exc)}")
     except (OSError, ValueError) as exc:
         _fail(args, _reason(exc))
     server.set_app(app)
