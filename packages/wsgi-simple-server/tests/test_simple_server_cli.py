@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from wsgi_simple_server import ServerConfig, _cli
+from wsgi_simple_server._app_loader import AppLoadError
 from wsgi_simple_server._cli import (
     ALIASES,
     ENV_PREFIX,
@@ -242,6 +243,7 @@ def test_application_forms(app_module: str) -> None:
     [
         ("nothing", r"module '{m}' has no attribute 'nothing'"),
         ("holder.nope", r"'{m}:holder' has no attribute 'nope'"),
+        ("holder.inner.nope", r"'{m}:holder.inner' has no attribute 'nope'"),
         (
             "number",
             r"'{m}:number' is an object of type int, not a WSGI application \(a callable\)",
@@ -276,7 +278,7 @@ def test_application_forms(app_module: str) -> None:
 def test_application_mistakes_are_one_clear_line(
     app_module: str, target: str, message: str
 ) -> None:
-    with pytest.raises(UsageError, match="^" + message.format(m=app_module) + "$"):
+    with pytest.raises(AppLoadError, match="^" + message.format(m=app_module) + "$"):
         load_app(f"{app_module}:{target}")
 
 
@@ -285,12 +287,12 @@ def test_a_missing_module_and_an_import_failing_inside_a_module_are_told_apart(
 ) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
     (tmp_path / "cli_needs_missing_dep.py").write_text("x = 1\nimport cli_no_such_dependency\n")
-    with pytest.raises(UsageError, match=r"^cannot import module 'cli_nope' \(No module named"):
+    with pytest.raises(AppLoadError, match=r"^cannot import module 'cli_nope' \(No module named"):
         load_app("cli_nope:app")
-    with pytest.raises(UsageError, match=r"^cannot import module 'cli_nope.sub' \(No module"):
+    with pytest.raises(AppLoadError, match=r"^cannot import module 'cli_nope.sub' \(No module"):
         load_app("cli_nope.sub")
     with pytest.raises(
-        UsageError,
+        AppLoadError,
         match=r"^importing module 'cli_needs_missing_dep' failed: ModuleNotFoundError: "
         r"No module named 'cli_no_such_dependency' \(.*cli_needs_missing_dep.py, line 2\)$",
     ):

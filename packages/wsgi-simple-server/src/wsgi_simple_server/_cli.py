@@ -8,16 +8,16 @@ the name (``_s`` seconds, ``_bytes`` bytes). An option wins over a variable, a
 variable over the default. ``ALIASES`` lists the names gunicorn and uvicorn give the
 same settings. A mistake of the user (a bad value, a module that does not import, a
 port in use) ends the program with one line on stderr and exit status 2.
+
+The application is imported by ``_app_loader``, the listening sockets are opened by
+``_listen_cli`` (``--bind``, systemd, SIGHUP), and ``--reload`` runs through ``_reloader``.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import importlib
 import importlib.metadata
-import inspect
 import json
 import logging
 import logging.config
@@ -27,19 +27,16 @@ import platform
 import re
 import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
-import traceback
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from types import FrameType
 
 from wsgi_util.types import WSGIApplication
 
+from wsgi_simple_server._app_loader import AppLoadError, load_app, one_line
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._connection import as_tls
 from wsgi_simple_server._demo import demo_app
@@ -50,6 +47,12 @@ from wsgi_simple_server._listen_cli import (
     serving_message,
 )
 from wsgi_simple_server._listeners import is_unix
+from wsgi_simple_server._reloader import (
+    exit_with_parent,
+    inherited_listeners,
+    is_reloader_child,
+    run_reloader,
+)
 from wsgi_simple_server._server import WSGIServer
 
 __all__ = [
@@ -92,8 +95,6 @@ _KINDS: dict[object, str] = {int: "n", int | None: "n", float: "number", float |
 _KINDS |= {str: "text", str | None: "text", tuple[str, ...]: "list"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-# Set in the server process a reloader starts: the listening sockets it inherits.
-_RELOADER_FDS_VARIABLE = "_WSGI_SIMPLE_SERVER_RELOADER_FDS"
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 _log = logging.getLogger("wsgi_simple_server")
@@ -483,133 +484,6 @@ def parse_command(
     )
 
 
-# -- loading the application ----------------------------------------------------------
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _where(exc: BaseException) -> str:
-    """*exc* in one line with the place it was raised (skipping the import machinery)."""
-    text = f"{type(exc).__name__}: {_one_line(str(exc))}"
-    if isinstance(exc, SyntaxError):
-        return text  # its text names the file and line already
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
-    if frames:
-        frame = frames[-1]
-        try:
-            filename = os.path.relpath(frame.filename)
-        except ValueError:  # another drive (Windows)
-            filename = frame.filename
-        text += f" ({filename}, line {frame.lineno})"
-    return text
-
-
-def _import(name: str) -> types.ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if missing and (name == missing or name.startswith(missing + ".")):
-            raise UsageError(f"cannot import module {name!r} ({exc})") from None
-        raise UsageError(f"importing module {name!r} failed: {_where(exc)}") from None
-    except Exception as exc:  # the module's own code failed
-        raise UsageError(f"importing module {name!r} failed: {_where(exc)}") from None
-
-
-def _dotted(node: ast.expr) -> list[str] | None:
-    if isinstance(node, ast.Name):
-        return [node.id]
-    if isinstance(node, ast.Attribute) and (parent := _dotted(node.value)) is not None:
-        return [*parent, node.attr]
-    return None
-
-
-def _parse_target(
-    spec: str, target: str
-) -> tuple[list[str], tuple[list[object], dict[str, object]] | None]:
-    """The attribute path of ``module:target``, and the arguments if it is a call."""
-    bad = (
-        f"application {spec!r} is not module:name, module:name.attr or "
-        "module:factory(...) with literal arguments"
-    )
-    try:
-        node = ast.parse(target.strip(), mode="eval").body
-    except SyntaxError:
-        raise UsageError(bad) from None
-    call = None
-    if isinstance(node, ast.Call):
-        if any(isinstance(arg, ast.Starred) for arg in node.args) or any(
-            keyword.arg is None for keyword in node.keywords
-        ):
-            raise UsageError(bad)
-        try:
-            args = [ast.literal_eval(arg) for arg in node.args]
-            kwargs = {str(kw.arg): ast.literal_eval(kw.value) for kw in node.keywords}
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            raise UsageError(
-                f"the arguments of the factory {spec!r} must be literals "
-                "(strings, numbers, tuples, lists, dicts, True, False, None)"
-            ) from None
-        call = (args, kwargs)
-        node = node.func
-    path = _dotted(node)
-    if path is None:
-        raise UsageError(bad)
-    return path, call
-
-
-def load_app(spec: str, *, factory: bool = False) -> WSGIApplication:
-    """Import the application *spec* names and return it.
-
-    *spec* is ``module:name``, ``module:name.attr``, ``module`` (``module:application``)
-    or a factory call ``module:create_app()`` / ``module:create_app("a", debug=True)``
-    with literal arguments (read by ``ast.literal_eval``, never evaluated as code).
-    With *factory* the named object is called with no arguments. Raise ``UsageError``
-    with one line that says what is wrong: the module does not import (and why, where),
-    the attribute is missing, the factory raised, or the result is not a callable that
-    takes ``(environ, start_response)``.
-    """
-    module_name, _, target = spec.partition(":")
-    if not module_name:
-        raise UsageError(f"application {spec!r} names no module (module:name)")
-    path, call = _parse_target(spec, target or "application")
-    obj: object = _import(module_name)
-    for i, part in enumerate(path):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            owner = f"module {module_name!r}" if i == 0 else repr(f"{module_name}:{path[i - 1]}")
-            raise UsageError(f"{owner} has no attribute {part!r}") from None
-    if call is None and factory:
-        call = ([], {})
-    if call is not None:
-        if not callable(obj):
-            raise UsageError(f"factory {spec!r} is not callable ({type(obj).__name__})")
-        try:
-            obj = obj(*call[0], **call[1])
-        except Exception as exc:
-            raise UsageError(f"factory {spec!r} raised {_where(exc)}") from None
-        what = f"the factory {spec!r} returned an object of type {type(obj).__name__}"
-    else:
-        what = f"{spec!r} is an object of type {type(obj).__name__}"
-    if not callable(obj):
-        raise UsageError(f"{what}, not a WSGI application (a callable)")
-    try:
-        signature = inspect.signature(obj)
-    except (TypeError, ValueError):  # no signature to read (a builtin): trust it
-        return typing.cast(WSGIApplication, obj)
-    try:
-        signature.bind(None, None)
-    except TypeError:
-        hint = "" if call else f" (a factory? then {module_name}:{'.'.join(path)}() or --factory)"
-        raise UsageError(
-            f"{what} taking {signature}, not (environ, start_response){hint}"
-        ) from None
-    return typing.cast(WSGIApplication, obj)
-
-
 # -- logging --------------------------------------------------------------------------
 
 
@@ -663,7 +537,7 @@ def _load_log_config(path: str) -> None:
         raise
     except Exception as exc:  # OSError, JSON, YAML, configparser and dictConfig errors
         raise UsageError(
-            f"--log-config {path}: {_one_line(str(exc)) or type(exc).__name__}"
+            f"--log-config {path}: {one_line(str(exc)) or type(exc).__name__}"
         ) from None
 
 
@@ -683,30 +557,16 @@ def _url(sock: socket.socket) -> str:
     return f"{scheme}://{_host_port(address[0], address[1])}/"
 
 
-def _exit_with_parent(server: WSGIServer) -> None:
-    """Stop the server if the reloader that started it goes away (no orphan)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        _log.warning("the reloader (process %d) is gone: stopping", parent)
-        server.request_shutdown()
-
-    threading.Thread(target=watch, name="wsgi-simple-server-parent-watch", daemon=True).start()
-
-
 def _server(command: Command, app: WSGIApplication) -> WSGIServer:
     """The server: on the sockets a reloader handed on, else where the command says."""
-    inherited = os.environ.pop(_RELOADER_FDS_VARIABLE, None)  # not for the app's children
+    inherited = inherited_listeners()
     if inherited is None:
         return server_from_args(
             command.listen_args, app, command.config, host=command.host, port=command.port
         )
-    listeners = [f"fd://{fd}" for fd in inherited.split(",")]
-    server = WSGIServer.from_listeners(listeners, config=command.config)
+    server = WSGIServer.from_listeners(inherited, config=command.config)
     server.set_app(app)
-    _exit_with_parent(server)
+    exit_with_parent(server)
     return server
 
 
@@ -743,54 +603,9 @@ def _serve(command: Command) -> int:
     return 0
 
 
-class _ServerProcess:
-    """The server process a reloader runs on its listening sockets *fds*."""
-
-    def __init__(self, command: Command, fds: tuple[int, ...]) -> None:
-        self.args = [sys.executable, "-m", "wsgi_simple_server", *command.argv]
-        self.env = dict(os.environ, **{_RELOADER_FDS_VARIABLE: ",".join(map(str, fds))})
-        self.fds = fds
-        self.stop_timeout_s = command.config.shutdown_timeout_s + 5
-        self.process: subprocess.Popen[bytes] | None = None
-        self.exit_logged = False
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(self.args, env=self.env, pass_fds=self.fds)  # noqa: S603
-        self.exit_logged = False
-        _log.info("reloader: started server process %d", self.process.pid)
-
-    def stop(self) -> None:
-        """Stop it gracefully (SIGTERM), killed if it takes past its shutdown timeout."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(self.stop_timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def log_exit(self) -> None:
-        """Log once that it ended (its code does not import, say) if it did."""
-        if self.process is None or self.exit_logged or self.process.poll() is None:
-            return
-        _log.warning(
-            "reloader: server process %d exited with status %d; waiting for a change to restart it",
-            self.process.pid,
-            self.process.returncode,
-        )
-        self.exit_logged = True
-
-
 def _reload(command: Command) -> int:
-    """Run the server in a child process and restart it when a watched file changes.
-
-    This process listens (where the command says) and hands the listening sockets to
-    each server process it starts, so that the address stays open across restarts.
-    SIGHUP restarts the server process too; SIGTERM and SIGINT stop it, then this.
-    """
     try:
-        import watchfiles  # noqa: PLC0415 - an optional dependency
+        import watchfiles  # noqa: F401, PLC0415 - optional: here to say so, used by run_reloader
     except ImportError:
         raise UsageError(
             "--reload needs the watchfiles package:"
@@ -801,47 +616,15 @@ def _reload(command: Command) -> int:
     listener = server_from_args(
         command.listen_args, demo_app, command.config, host=command.host, port=command.port
     )
-    default_filter = watchfiles.DefaultFilter()
-
-    def watched(change: watchfiles.Change, path: str) -> bool:
-        name = PurePath(path)
-        return (
-            default_filter(change, path)
-            and any(name.match(glob) for glob in command.reload_includes)
-            and not any(name.match(glob) for glob in command.reload_excludes)
-        )
-
-    stop, hangup = threading.Event(), threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    signal.signal(signal.SIGHUP, lambda signum, frame: hangup.set())
-    dirs = [str(Path(d).resolve()) for d in command.reload_dirs]
-    _log.info("reloader: watching %s for %s", ", ".join(dirs), ", ".join(command.reload_includes))
-    server = _ServerProcess(command, tuple(sock.fileno() for sock in listener.sockets))
     with listener:
-        server.start()
-        try:
-            for changes in watchfiles.watch(
-                *dirs,
-                watch_filter=watched,
-                stop_event=stop,
-                yield_on_timeout=True,  # every second at least: see whether it exited
-                rust_timeout=1000,
-                raise_interrupt=False,
-            ):
-                if changes or hangup.is_set():
-                    names = sorted({os.path.relpath(path) for _, path in changes})
-                    reason = f"{', '.join(names)} changed" if names else "SIGHUP"
-                    _log.info("reloader: %s: restarting", reason)
-                    hangup.clear()
-                    server.stop()
-                    server.start()
-                else:
-                    server.log_exit()
-        finally:
-            server.stop()
-    _log.info("reloader: stopped")
-    return 0
+        return run_reloader(
+            listener,
+            [sys.executable, "-m", "wsgi_simple_server", *command.argv],
+            dirs=command.reload_dirs,
+            includes=command.reload_includes,
+            excludes=command.reload_excludes,
+            stop_timeout_s=command.config.shutdown_timeout_s + 5,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -854,9 +637,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = parse_command(sys.argv[1:] if argv is None else argv, os.environ, prog=prog)
         _configure_logging(command)
-        if command.reload and _RELOADER_FDS_VARIABLE not in os.environ:
+        if command.reload and not is_reloader_child():
             return _reload(command)
         return _serve(command)
-    except UsageError as exc:
+    except (UsageError, AppLoadError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
