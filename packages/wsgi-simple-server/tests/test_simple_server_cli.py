@@ -147,11 +147,11 @@ def test_host_and_port_come_from_options_variables_or_defaults() -> None:
 
 def test_the_aliases_of_gunicorn_and_uvicorn_set_the_same_fields() -> None:
     assert set(ALIASES) <= {s.name for s in SETTINGS}
+    settings = {s.name: s for s in SETTINGS}
     for name, aliases in ALIASES.items():
         for alias in aliases:
             _, fields = read_settings([alias, "7"], {})
-            assert fields == {name: (fields[name][0], alias)}
-            assert fields[name][0] == 7
+            assert fields == {name: (settings[name].convert("7"), alias)}
     config = parse_command(
         ["--limit-request-line", "8190", "--limit-request-fields", "50", "--keep-alive", "2"], {}
     ).config
@@ -332,6 +332,7 @@ ERRORS = [
     (["--keep-alive", "-1"], {}, "--keep-alive must be a positive number, got -1.0"),
     (["--idle-timeout-s", "nan"], {}, "--idle-timeout-s must be a number, got 'nan'"),
     (["--selector", "nope"], {}, "--selector must be one of default, epoll, kqueue"),
+    (["--forwarded-allow-ips", "nope!"], {}, "--forwarded-allow-ips: not an IP address"),
     ([], {"WSGI_SIMPLE_SERVER_THREADS": "0"}, "WSGI_SIMPLE_SERVER_THREADS must be a positive"),
     ([], {"WSGI_SIMPLE_SERVER_THREADS": "x"}, "WSGI_SIMPLE_SERVER_THREADS must be an integer"),
     ([], {"WSGI_SIMPLE_SERVER_ACCESS_LOG": "maybe"}, "WSGI_SIMPLE_SERVER_ACCESS_LOG must be true"),

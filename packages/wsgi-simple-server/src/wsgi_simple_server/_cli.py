@@ -88,6 +88,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "--timeout-graceful-shutdown",
         "--shutdown-timeout",
     ),
+    # gunicorn --proxy-allow-from: the peers that may send a PROXY protocol header
+    "proxy_allow_ips": ("--proxy-allow-from",),
 }
 
 _UNITS = {"_s": "seconds", "_bytes": "bytes"}
@@ -405,11 +407,20 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _blame(message: str, sources: Mapping[str, str]) -> str:
-    """Put the option or variable that set a field in place of its name in *message*."""
+def _blame(message: str, fields: Mapping[str, tuple[object, str]]) -> str:
+    """*message* (``ServerConfig``'s) naming the option or variable at fault.
+
+    A message that begins with a field's name gets its option or variable in its
+    place; else the first field that is refused alone too is named before it.
+    """
     match = re.match(r"(\w+)\b", message)
-    if match and match.group(1) in sources:
-        return sources[match.group(1)] + message[match.end() :]
+    if match and match.group(1) in fields:
+        return fields[match.group(1)][1] + message[match.end() :]
+    for name, (value, source) in fields.items():
+        try:
+            ServerConfig(**{name: value})  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return f"{source}: {message}"
     return message
 
 
@@ -456,9 +467,7 @@ def parse_command(
     try:
         config = ServerConfig(**{name: value for name, (value, _) in fields.items()})  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
-        raise UsageError(
-            _blame(str(exc), {name: src for name, (_, src) in fields.items()})
-        ) from None
+        raise UsageError(_blame(str(exc), fields)) from None
     if args.port is not None:
         port = _port(args.port, "--port")
     elif (raw_port := environ.get(ENV_PREFIX + "PORT")) is not None:
