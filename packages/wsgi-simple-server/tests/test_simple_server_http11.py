@@ -422,9 +422,19 @@ def test_slow_app_does_not_block_other_clients(kit: Any) -> None:
         assert kit.Reader(slow).response().body == b"done"
 
 
-def test_config_refuses_nonsense() -> None:
-    with pytest.raises(ValueError, match="threads"):
-        ServerConfig(threads=0)
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"threads": 0},
+        {"max_body_bytes": -1},
+        {"idle_timeout_s": float("nan")},
+        {"header_timeout_s": float("inf")},
+        {"threads": "8"},
+    ],
+)
+def test_config_refuses_nonsense(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(changes))):
+        ServerConfig(**changes)
 
 
 def test_request_pipelined_behind_a_slow_one_is_served_after_it(kit: Any) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import selectors
+import types
+import typing
 from dataclasses import dataclass
 
 from wsgi_simple_server._proxy import trusted_peers
@@ -139,9 +142,13 @@ class ServerConfig:
             trusted_peers(spec)  # raises ValueError for an entry that is not an address
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            kinds = _FIELD_TYPES[field.name]
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                names = " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
+                raise ValueError(f"{field.name} must be {names}, got {value!r}")
             if value is None or isinstance(value, bool | str) or field.name in _CHECKED_APART:
                 continue  # optional settings, switches and names check themselves
-            if not isinstance(value, int | float) or value <= 0:
+            if not isinstance(value, int | float) or not 0 < value < math.inf:
                 raise ValueError(f"{field.name} must be a positive number, got {value!r}")
         self._check_tls()
 
@@ -181,5 +188,23 @@ class ServerConfig:
         """Return a copy with *changes* applied (and checked)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
+
+def _runtime_types(hint: object) -> tuple[type, ...]:
+    """The classes a value of a setting annotated *hint* may be (``float`` takes ints)."""
+    members = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    kinds: list[type] = []
+    for member in members:
+        kind = typing.get_origin(member) or member
+        if not isinstance(kind, type):
+            raise TypeError(f"unsupported setting type {member!r}")
+        kinds.append(kind)
+        if kind is float:
+            kinds.append(int)
+    return tuple(kinds)
+
+
+_FIELD_TYPES = {
+    name: _runtime_types(hint) for name, hint in typing.get_type_hints(ServerConfig).items()
+}
 
 DEFAULT_CONFIG = ServerConfig()
