@@ -124,6 +124,14 @@ class Drained(NamedTuple):
     cut: int  # connections still busy when the shutdown timeout ran out
 
 
+def _bytes_waiting(sock: socket.socket) -> bool:
+    """Say whether the client has sent bytes not read yet (raw bytes, TLS or not)."""
+    try:
+        return bool(socket.socket.recv(sock, 1, socket.MSG_PEEK))
+    except OSError:  # BlockingIOError: nothing yet
+        return False
+
+
 class _Worker:
     """What the time keeper knows of the leading worker."""
 
@@ -259,9 +267,14 @@ class Engine:
     def stop(self, timeout_s: float) -> Drained:
         """Stop accepting, let requests in flight finish for *timeout_s*, close the rest.
 
-        Connections lingering before their close (their responses sent) are not waited
-        for: they are closed once the requests in flight are done. Return how many
-        requests were in flight, idle connections were closed, and requests were cut.
+        A request in flight is one being served, or one that has begun to arrive (on a
+        connection just accepted, or kept alive): it is served, with ``Connection:
+        close``, so that a client whose connection was accepted gets its response
+        (under gunicorn, workers stop while others go on serving the same listening
+        sockets). Idle connections are closed at once. Connections lingering before
+        their close (their responses sent) are not waited for: they are closed once
+        the requests in flight are done. Return how many requests were in flight, idle
+        connections were closed, and requests were cut.
         """
         self.stopping = True
         if self._listening:
@@ -277,8 +290,14 @@ class Engine:
             in_flight = 0
             for conn in list(self.conns.values()):
                 if not conn.lingering:
-                    conn.deadline = 0.0  # idle ones go now; busy ones after their response
                     in_flight += 1
+                    # Idle ones go now; busy ones after their response, and those whose
+                    # request is under way (a connection not served yet included) once it
+                    # is answered (Connection: close) or past its header deadline.
+                    if not (
+                        conn.busy or conn.head_started or conn.buf or _bytes_waiting(conn.sock)
+                    ):
+                        conn.deadline = 0.0
             if not in_flight or time.monotonic() >= deadline:
                 break
             self.reap()
@@ -537,6 +556,8 @@ class Engine:
         environ_builder = listener.environ_builder
         first: Connection | None = None
         for _ in range(_ACCEPT_BATCH):
+            if self.stopping:  # the backlog is left to the other processes serving it
+                break
             try:
                 sock, addr = accept()
             except BlockingIOError:
@@ -544,11 +565,7 @@ class Engine:
             except OSError:  # e.g. EMFILE: leave the rest in the backlog for a moment
                 time.sleep(0.01)
                 break
-            if (
-                len(self.conns) >= config.max_connections
-                or self.stopping
-                or sock.fileno() >= self._fd_limit
-            ):
+            if len(self.conns) >= config.max_connections or sock.fileno() >= self._fd_limit:
                 sock.close()
                 continue
             if (conn := open_connection(sock, addr, deadline)) is None:
@@ -556,6 +573,9 @@ class Engine:
             conn.environ_builder = environ_builder
             if self._proxy_allow is not None:
                 conn.proxy_pending = self._proxy_allow.trusts_peer(addr)
+            # Its first head is under way from the accept: its deadline runs from there,
+            # and a graceful stop waits for it.
+            conn.head_started = True
             self.conns[conn.fd] = conn
             if first is None:
                 first = conn
@@ -792,7 +812,7 @@ class Engine:
             if not taken:
                 return taken == 0  # None: invalid, the connection closes
             del buf[:taken]
-        while not self.stopping:
+        while True:  # a request that arrives while stopping is answered with Connection: close
             while buf[:2] == _CRLF:  # RFC 9112 section 2.2: ignore empty lines before a request
                 del buf[:2]
                 conn.scanned = 0
@@ -825,7 +845,6 @@ class Engine:
                 return False
             conn.head_started = False
             conn.deadline = time.monotonic() + config.idle_timeout_s
-        return False
 
     # -- the PROXY protocol -----------------------------------------------------------
 

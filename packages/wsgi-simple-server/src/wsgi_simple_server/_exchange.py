@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -97,10 +98,13 @@ class Hooks(Protocol):
     """The request handler's hooks, as the engine calls them (``RequestHooks``)."""
 
     custom_environ: bool  # get_environ or get_stderr is overridden
-    custom_log: bool  # log_request, log_message, address_string, ... is overridden
+    custom_log: bool  # log_request, ... is overridden, or the requests are logged elsewhere
 
     def environ(self, request: Request, conn: Connection) -> tuple[dict[str, Any], Any]: ...
-    def log_request(self, request: Request, conn: Connection, code: str, size: int) -> None: ...
+    def log_request(self, exchange: Exchange, environ: dict[str, Any], started: float) -> None:
+        """Log the request *exchange* answered; *started* is its ``time.monotonic()``
+        when its head was parsed."""
+
     def render_error(self, error: ParseError, client_address: Any) -> bytes: ...
 
 
@@ -329,6 +333,7 @@ class _WatchedSource:
 def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bool:
     """Serve *request* on *conn*; return whether the connection can carry another one."""
     config = site.config
+    started = time.monotonic() if site.hooks.custom_log else 0.0
     exchange = Exchange(conn, request, site)
     spool: Any = None
     if request.chunked:
@@ -358,22 +363,21 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
         if spool is not None:
             spool.close()
     if site.hooks.custom_log or config.access_log:
-        _log_request(site, exchange)
+        _log_request(site, exchange, environ, started)
     if exchange.close_connection:
         return False
     # A spooled body has left the connection already, whatever the application read.
     return spool is not None or wsgi_input.finished or _body_done(exchange, wsgi_input, config)
 
 
-def _log_request(site: Site, exchange: Exchange) -> None:
-    """The access log line, or the request handler's ``log_request`` when overridden."""
-    code = (exchange.status or "500").split(" ", 1)[0]
-    request = exchange.request
-    conn = exchange.conn
+def _log_request(site: Site, exchange: Exchange, environ: dict[str, Any], started: float) -> None:
+    """The access log line, or the hooks' ``log_request`` when they log the requests."""
     if site.hooks.custom_log:
-        site.hooks.log_request(request, conn, code, exchange.bytes_sent)
+        site.hooks.log_request(exchange, environ, started)
     elif access_logger.isEnabledFor(logging.INFO):
-        log_access(conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
+        code = (exchange.status or "500").split(" ", 1)[0]
+        request = exchange.request
+        log_access(exchange.conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
 
 
 def _environ(

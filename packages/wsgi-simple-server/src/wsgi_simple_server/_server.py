@@ -37,7 +37,7 @@ from wsgi_simple_server._config import DEFAULT_CONFIG, ServerConfig
 from wsgi_simple_server._connection import Connection, as_tls
 from wsgi_simple_server._engine import Engine
 from wsgi_simple_server._errors import render_error
-from wsgi_simple_server._exchange import EnvironBuilder
+from wsgi_simple_server._exchange import EnvironBuilder, Exchange
 from wsgi_simple_server._listeners import (
     DEFAULT_UDS_MODE,
     open_listener,
@@ -590,10 +590,11 @@ class RequestHooks:
         handler.headers = headers
         return handler.get_environ(), handler.get_stderr()
 
-    def log_request(self, request: Request, conn: Connection, code: str, size: int) -> None:
+    def log_request(self, exchange: Exchange, environ: dict[str, Any], started: float) -> None:
         """``log_request(code, size)`` of a handler view, as ``ServerHandler.close`` calls it."""
+        code = (exchange.status or "500").split(" ", 1)[0]
         try:
-            self.view(request, conn).log_request(code, size)
+            self.view(exchange.request, exchange.conn).log_request(code, exchange.bytes_sent)
         except Exception:
             _log.exception("the request handler's log_request failed")
 
