@@ -1,0 +1,363 @@
+"""A gunicorn worker class that serves with this package's engine.
+
+``gunicorn -k wsgi_simple_server.workers.ThreadedWorker -w 4 --threads 8 app:app``
+runs the application under gunicorn's arbiter (worker processes, reloads on
+``SIGHUP``, recycling after ``--max-requests``, the ``--timeout`` watchdog, the
+logging set-up), and each worker process serves HTTP/1.1 with the engine of
+``WSGIServer.serve_forever``: one event loop and a pool of ``--threads`` threads over
+the sockets the arbiter hands it (TCP, IPv6, Unix, TLS when ``--certfile`` is given).
+
+gunicorn is an optional dependency: ``pip install 'wsgi-simple-server[gunicorn]'``.
+Importing this module without it raises ``ImportError`` naming that extra.
+
+What each gunicorn setting does here is documented in the deployment guide
+(``deployment/gunicorn.md``) and in ``server_config``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from typing import Any
+
+try:
+    from gunicorn import sock as gunicorn_sock
+    from gunicorn.workers.base import Worker
+except ImportError as exc:  # pragma: no cover - exercised by tools/check_install_alone.py
+    raise ImportError(
+        "wsgi_simple_server.workers runs under gunicorn, which is not installed: "
+        "install the extra, pip install 'wsgi-simple-server[gunicorn]'",
+        name=exc.name,
+    ) from exc
+
+from wsgi_util import FileWrapper
+
+from wsgi_simple_server._config import ServerConfig
+from wsgi_simple_server._connection import Connection
+from wsgi_simple_server._engine import Engine
+from wsgi_simple_server._errors import render_error
+from wsgi_simple_server._exchange import EnvironBuilder, Exchange
+from wsgi_simple_server._parser import ParseError, Request
+from wsgi_simple_server._server import _REQUEST_KEYS, software_version
+
+__all__ = ["ThreadedWorker", "server_config"]
+
+# gunicorn's own bounds on its request limits (gunicorn.http.message): a request line
+# of 8190 bytes at most, 32768 header fields at most, 8190 bytes a field when the
+# setting is 0; 0 for the request line means "unlimited", which gunicorn bounds at 1 MiB.
+_MAX_REQUEST_LINE = 8190
+_UNLIMITED_REQUEST_LINE = 1 << 20
+_MAX_HEADERS = 32768
+_DEFAULT_FIELD_SIZE = 8190
+# How often the keeper thread sends the heartbeat, closes expired connections and
+# checks that the arbiter is still its parent.
+_MAINTENANCE_S = 0.1
+# --keep-alive 0 (no persistent connections) has no equivalent in the engine yet.
+_MIN_KEEPALIVE_S = 1.0
+
+_log = logging.getLogger("wsgi_simple_server")
+
+
+def server_config(cfg: Any) -> ServerConfig:
+    """Return the engine's ``ServerConfig`` for gunicorn's configuration *cfg*.
+
+    *cfg* is a ``gunicorn.config.Config``. The mapping (gunicorn setting -> setting here):
+
+    - ``threads`` -> ``threads`` (the pool of each worker process);
+    - ``worker_connections`` -> ``max_connections``;
+    - ``keepalive`` (seconds) -> ``idle_timeout_s`` (``0``, no keep-alive, is taken
+      as one second: the engine keeps every connection it can);
+    - ``graceful_timeout`` -> ``shutdown_timeout_s`` (and the worker's stop waits that long);
+    - ``limit_request_line`` -> ``max_request_line_bytes`` (gunicorn counts the line
+      without its CRLF, and bounds it as gunicorn does: 8190 at most, ``0`` is 1 MiB);
+    - ``limit_request_fields`` -> ``max_header_count`` (``0`` or more than 32768: 32768);
+    - ``limit_request_field_size`` -> ``max_header_bytes``: gunicorn's own bound on the
+      whole header section, ``fields * (field_size + 2) + 4`` (``0``: 8190 a field);
+      a single field is not limited on its own;
+    - the access log is gunicorn's (``access_log`` is off here).
+    """
+    line = cfg.limit_request_line
+    fields = cfg.limit_request_fields
+    if not 0 < fields <= _MAX_HEADERS:
+        fields = _MAX_HEADERS
+    field_size = cfg.limit_request_field_size
+    if field_size <= 0:
+        field_size = _DEFAULT_FIELD_SIZE
+    changes: dict[str, Any] = {
+        "threads": cfg.threads,
+        "max_connections": cfg.worker_connections,
+        "idle_timeout_s": float(cfg.keepalive) or _MIN_KEEPALIVE_S,
+        "max_request_line_bytes": (
+            min(line, _MAX_REQUEST_LINE) if line > 0 else _UNLIMITED_REQUEST_LINE
+        )
+        + 2,
+        "max_header_count": fields,
+        "max_header_bytes": fields * (field_size + 2) + 4,
+        "access_log": False,
+    }
+    if cfg.graceful_timeout > 0:
+        changes["shutdown_timeout_s"] = float(cfg.graceful_timeout)
+    return ServerConfig(**changes)
+
+
+def _tls_context(cfg: Any) -> ssl.SSLContext:
+    """The server's TLS context from gunicorn's settings, as gunicorn's workers make it.
+
+    ``gunicorn.sock.ssl_context`` (gunicorn 21 and later) honours the ``ssl_context``
+    server hook; before it, the context is made from ``certfile``, ``keyfile``,
+    ``ca_certs``, ``cert_reqs`` and ``ciphers`` as that function does. ALPN offers
+    ``http/1.1`` only: this worker does not speak HTTP/2.
+    """
+    make = getattr(gunicorn_sock, "ssl_context", None)
+    if make is not None:
+        context: ssl.SSLContext = make(cfg)
+    else:  # pragma: no cover - gunicorn before 21
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=cfg.ca_certs)
+        context.load_cert_chain(certfile=cfg.certfile, keyfile=cfg.keyfile)
+        context.verify_mode = cfg.cert_reqs
+        if cfg.ciphers:
+            context.set_ciphers(cfg.ciphers)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def _environ_builder(sock: socket.socket, *, tls: bool, multiprocess: bool) -> EnvironBuilder:
+    """The environ every request on listening socket *sock* starts from.
+
+    ``SERVER_NAME`` and ``SERVER_PORT`` are the socket's address (a Unix socket's are
+    ``localhost`` and the scheme's port). As under gunicorn, the process environment is
+    not copied in, and ``wsgi.multiprocess`` is true when there is more than one worker.
+    """
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        host, port = sock.getsockname()[:2]
+        name, port_text = str(host), str(port)
+    else:
+        name, port_text = "localhost", "443" if tls else "80"
+    base: dict[str, Any] = {
+        "SERVER_NAME": name,
+        "SERVER_PORT": port_text,
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SCRIPT_NAME": "",
+        "SERVER_SOFTWARE": software_version,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",  # "https" on a TLS listener (set by the engine)
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": multiprocess,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": FileWrapper,
+    }
+    return EnvironBuilder(base, frozenset(base) | _REQUEST_KEYS)
+
+
+def _use_gunicorn_error_log(error_log: logging.Logger) -> None:
+    """Send this package's error messages to gunicorn's error log (``--error-logfile``,
+    ``--log-level``), with gunicorn's handlers and format, as uvicorn's worker does."""
+    for name in ("wsgi_simple_server", "wsgi_simple_server.error"):
+        logger = logging.getLogger(name)
+        logger.handlers = list(error_log.handlers)
+        logger.setLevel(error_log.level)
+        logger.propagate = False
+
+
+class _GunicornRequest:
+    """What gunicorn's access log (``Logger.atoms``) and ``post_request`` read of a request."""
+
+    __slots__ = ("headers", "method", "path", "query", "uri", "version")
+
+    def __init__(self, request: Request) -> None:
+        self.method = request.method
+        self.uri = request.target
+        self.path = request.path
+        self.query = request.query
+        self.headers = request.headers
+        major, _, minor = request.version.partition("/")[2].partition(".")
+        self.version = (int(major or 1), int(minor or 0))
+
+
+class _GunicornResponse:
+    """What gunicorn's access log and ``post_request`` read of a response."""
+
+    __slots__ = ("headers", "sent", "status", "status_code")
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.status = exchange.status or "500 Internal Server Error"
+        self.status_code = int(self.status[:3])
+        self.headers = exchange.headers or []
+        self.sent = exchange.bytes_sent
+
+
+class _GunicornHooks:
+    """The engine's per-request hooks under gunicorn: count the requests (for
+    ``--max-requests``), write gunicorn's access log line, call ``post_request``, and
+    report refused requests as gunicorn's workers do."""
+
+    custom_environ = False
+    custom_log = True  # every request answered comes to log_request
+
+    def __init__(self, worker: ThreadedWorker) -> None:
+        self.worker = worker
+        self.served = itertools.count(1)  # next() is atomic: no lock needed
+        cfg = worker.cfg
+        # gunicorn's stock logger skips a line when no access log is configured; a
+        # custom logger class (statsd, ...) sees every request.
+        self.access = bool(getattr(worker.log, "access_log_enabled", True))
+        post_request = cfg.post_request
+        self.post_request = None if post_request is _default_hook("post_request") else post_request
+
+    def environ(self, request: Request, conn: Connection) -> tuple[dict[str, Any], Any]:
+        """The CGI variables of *request* and its ``wsgi.errors`` (the engine builds
+        them itself while ``custom_environ`` is false)."""
+        environ = conn.environ_builder.build(request, conn, None)
+        del environ["wsgi.input"]
+        return environ, environ["wsgi.errors"]
+
+    def log_request(self, exchange: Exchange, environ: dict[str, Any], started: float) -> None:
+        """Count the request; log it through gunicorn's ``log.access``; stop the worker
+        gracefully once it has served ``max_requests``."""
+        worker = self.worker
+        if next(self.served) >= worker.max_requests and worker.alive:
+            worker.log.info("Autorestarting worker after current request.")
+            worker.stop_soon()
+        if not (self.access or self.post_request):
+            return
+        try:
+            request = _GunicornRequest(exchange.request)
+            response = _GunicornResponse(exchange)
+            environ.setdefault("RAW_URI", request.uri)  # gunicorn's "%(r)s" reads it
+            if self.access:
+                elapsed = datetime.timedelta(seconds=time.monotonic() - started)
+                worker.log.access(response, request, environ, elapsed)
+            if self.post_request is not None:
+                self.post_request(worker, request, environ, response)
+        except Exception:
+            worker.log.exception("Exception in the access log or the post_request hook")
+
+    def render_error(self, error: ParseError, client_address: Any) -> bytes:
+        """The error page for a request that cannot be served; logged as gunicorn's
+        workers log invalid requests (a warning in the error log)."""
+        host = client_address[0] if isinstance(client_address, tuple) else client_address
+        self.worker.log.warning("Invalid request from ip=%s: %s", host, error.message)
+        return render_error(error, client_address, log=False)
+
+
+def _default_hook(name: str) -> object:
+    """gunicorn's default for the server hook setting *name* (a no-op function)."""
+    from gunicorn.config import KNOWN_SETTINGS  # noqa: PLC0415 - only at worker start
+
+    for setting in KNOWN_SETTINGS:
+        if setting.name == name:
+            return setting.default
+    return None
+
+
+class ThreadedWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type information
+    """A gunicorn worker: ``gunicorn -k wsgi_simple_server.workers.ThreadedWorker``.
+
+    Serves the arbiter's listening sockets with the engine of ``WSGIServer`` (one event
+    loop, ``--threads`` worker threads). The main thread keeps time: it passes the
+    lead to a waiting thread when a request runs long, closes expired connections,
+    sends gunicorn's heartbeat (``notify``) every 0.1 s and stops when the arbiter is
+    gone. So ``--timeout`` restarts a worker whose process is stuck, not one whose
+    application thread is: as with gunicorn's ``gthread`` worker, a request that never
+    returns holds one thread of the pool, not the heartbeat.
+
+    Signals are gunicorn's worker signals: ``SIGTERM`` stops gracefully (no new
+    connections; requests in flight finish within ``--graceful-timeout``, answered
+    with ``Connection: close``); ``SIGQUIT`` and ``SIGINT`` exit at once; ``SIGUSR1``
+    reopens the log files. After ``max_requests`` requests (``--max-requests`` plus
+    up to ``--max-requests-jitter``) the worker stops gracefully and the arbiter
+    starts another.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = server_config(self.cfg)
+        self._engine: Engine | None = None
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        """Warn about settings this worker cannot honour (called by the arbiter)."""
+        if cfg.keepalive == 0:
+            log.warning(
+                "--keep-alive 0: %s keeps idle connections for %s s (it cannot turn "
+                "persistent connections off)",
+                cls.__name__,
+                _MIN_KEEPALIVE_S,
+            )
+
+    def init_process(self) -> None:
+        """Route this package's error log to gunicorn's, then load the app and run."""
+        _use_gunicorn_error_log(self.log.error_log)
+        super().init_process()
+
+    def stop_soon(self) -> None:
+        """Begin the graceful stop: responses from now on say ``Connection: close``."""
+        self.alive = False
+        if self._engine is not None:
+            self._engine.stopping = True
+
+    def run(self) -> None:
+        """Serve until stopped by a signal, ``max_requests`` or the arbiter's death."""
+        listeners = [self._listener(sock) for sock in self.sockets]
+        engine = self._engine = Engine(
+            listeners,
+            lambda: self.wsgi,
+            self.config,
+            server_software=software_version,
+            hooks=_GunicornHooks(self),
+        )
+        engine.start()
+        tick = min(self.config.handoff_s / 2, 0.01)
+        self._keep_time(engine, tick, until_stopped=None)
+        # The stop runs on another thread so that this one goes on passing the lead
+        # and sending the heartbeat while requests in flight finish. SIGQUIT or SIGINT
+        # meanwhile exit at once (SystemExit from gunicorn's handler, on this thread).
+        stopper = threading.Thread(
+            target=engine.stop,
+            args=(max(self.cfg.graceful_timeout, 0),),
+            name="wsgi-simple-server-stop",
+            daemon=True,
+        )
+        stopper.start()
+        self._keep_time(engine, tick, until_stopped=stopper)
+        for listener, _ in listeners:
+            listener.close()
+
+    def _keep_time(
+        self, engine: Engine, tick: float, *, until_stopped: threading.Thread | None
+    ) -> None:
+        """Pass the lead on, reap, send the heartbeat; until *until_stopped* ends, or
+        (None) until the worker is to stop."""
+        maintenance = 0.0
+        while until_stopped.is_alive() if until_stopped is not None else self.alive:
+            engine.hand_off()
+            now = time.monotonic()
+            if now >= maintenance:
+                maintenance = now + _MAINTENANCE_S
+                self.notify()
+                if until_stopped is None:
+                    engine.reap()
+                    if self.ppid != os.getppid():
+                        self.log.info("Parent changed, shutting down: %s", self)
+                        self.stop_soon()
+            time.sleep(tick)
+
+    def _listener(self, listener: Any) -> tuple[socket.socket, EnvironBuilder]:
+        """Our listening socket for one of gunicorn's (TLS-wrapped when configured)."""
+        sock: socket.socket = getattr(listener, "sock", listener)
+        tls = bool(self.cfg.is_ssl)
+        if tls:
+            sock = _tls_context(self.cfg).wrap_socket(
+                sock,
+                server_side=True,
+                do_handshake_on_connect=False,
+                suppress_ragged_eofs=self.cfg.suppress_ragged_eofs,
+            )
+        return sock, _environ_builder(sock, tls=tls, multiprocess=self.cfg.workers > 1)
