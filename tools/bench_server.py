@@ -8,6 +8,9 @@ by default: ours and wsgiref.simple_server write their access log (to a discarde
 stderr), waitress and gunicorn have none by default; gunicorn is one ``gthread``
 worker with ``--threads`` threads. Ours with ``access_log=False`` is an extra row. The
 table gives requests per second and p99 latency per server, and our ratios to each.
+A second table runs gunicorn with our worker class
+(``-k wsgi_simple_server.workers.ThreadedWorker``) beside gunicorn's ``gthread`` and
+``sync`` workers, one worker process each.
 Cases (32 connections each):
 
 * ``keep-alive``: hello world (13 bytes), persistent connections;
@@ -30,6 +33,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -67,6 +71,13 @@ CASES = [
 ]
 SERVERS = ["ours", "waitress", "gunicorn", "stdlib"]
 EXTRA = "ours-nolog"  # ours with the access log off: an extra row, never instead
+# gunicorn's worker classes by server kind: our worker against gunicorn's own (a table
+# of their own, after the main one).
+GUNICORN_WORKERS = {
+    "gunicorn": "gthread",
+    "gunicorn-ours": "wsgi_simple_server.workers.ThreadedWorker",
+    "gunicorn-sync": "sync",
+}
 
 
 def serve(kind: str, port: int, app_name: str, threads: int) -> None:
@@ -129,17 +140,22 @@ def measure(
 ) -> tuple[float, float]:
     _, app_name, extra = case
     port = _free_port()
-    if kind == "gunicorn":
+    env = None
+    if kind in GUNICORN_WORKERS:
         cmd = [
             "taskset", "-c", "1", sys.executable, "-m", "gunicorn",
             "--chdir", os.path.dirname(os.path.abspath(__file__)),
-            "--workers", "1", "--threads", str(args.threads), "--worker-class", "gthread",
+            "--workers", "1", "--threads", str(args.threads),
+            "--worker-class", GUNICORN_WORKERS[kind],
             "--bind", f"127.0.0.1:{port}", f"bench_server:{app_name}_app",
         ]  # fmt: skip
+        # gunicorn 25+ opens a control socket under XDG_RUNTIME_DIR (else in $HOME):
+        # one per run, so that concurrent gunicorns do not take each other's.
+        env = dict(os.environ, XDG_RUNTIME_DIR=tempfile.mkdtemp(prefix="bench-gunicorn-"))
     else:
         cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
         cmd += ["--app", app_name, "--threads", str(args.threads)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         _wait_listening(port)
         run_wrk(port, extra, 1, args.connections)  # warm up
@@ -147,6 +163,8 @@ def measure(
     finally:
         proc.terminate()
         proc.wait(10)
+        if env is not None:
+            shutil.rmtree(env["XDG_RUNTIME_DIR"], ignore_errors=True)
 
 
 def _ratio(ours: float, other: float) -> float:
@@ -185,8 +203,10 @@ def main() -> int:
     )
     print(header)
     print("-" * len(header))
+    worker_rows: list[str] = []
     for case in CASES:
-        runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in [*SERVERS, EXTRA]}
+        kinds = dict.fromkeys([*SERVERS, EXTRA, *GUNICORN_WORKERS])
+        runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
         for _ in range(args.rounds):
             for kind, results in runs.items():
                 results.append(measure(kind, case, args))
@@ -201,6 +221,23 @@ def main() -> int:
                 f" {guni[1]:>7.2f}ms",
                 flush=True,
             )
+        worker, sync = best["gunicorn-ours"], best["gunicorn-sync"]
+        worker_rows.append(
+            f"{case[0]:<15} {worker[0]:>9.0f} {guni[0]:>9.0f} {sync[0]:>9.0f}"
+            f" {_ratio(worker[0], guni[0]):>8.2f}x {_ratio(worker[0], sync[0]):>6.2f}x"
+            f" {worker[1]:>9.2f}ms {guni[1]:>9.2f}ms {sync[1]:>7.2f}ms"
+        )
+    print(
+        "\ngunicorn, 1 worker process, --threads as above: -k "
+        "wsgi_simple_server.workers.ThreadedWorker against gunicorn's gthread and sync"
+    )
+    header = (
+        f"{'case':<15} {'ours -k':>9} {'gthread':>9} {'sync':>9} {'x gthread':>9} {'x sync':>7}"
+        f" {'p99 ours -k':>11} {'p99 gthread':>11} {'p99 sync':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    print("\n".join(worker_rows), flush=True)
     return 0
 
 

@@ -5,6 +5,11 @@ environment, install the wheel with ``--no-index`` so that only its declared
 dependencies can come in (siblings from the wheels just built, nothing else),
 import every one of its modules and make one real call. A package that imports
 something it does not declare fails here.
+
+A module that needs an optional extra (``_EXTRA_MODULES``) must, without it, raise
+``ImportError`` naming the extra; then the distribution is installed once more with
+the extra (its requirements downloaded as wheels first, the rest still ``--no-index``)
+and the module's own smoke call runs there.
 """
 
 import subprocess
@@ -76,6 +81,42 @@ _SMOKE_CALLS = {
 }
 
 
+# gunicorn with ThreadedWorker serving demo_app on a port the system picks: one GET.
+_GUNICORN_SMOKE = """\
+import os, re, subprocess, sys, tempfile, urllib.request
+from gunicorn.workers.base import Worker
+from wsgi_simple_server.workers import ThreadedWorker
+assert issubclass(ThreadedWorker, Worker)
+with tempfile.TemporaryDirectory() as tmp:
+    env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
+    env['XDG_RUNTIME_DIR'] = tmp  # gunicorn's control socket
+    proc = subprocess.Popen(
+        [sys.executable, '-I', '-m', 'gunicorn', '-k', 'wsgi_simple_server.workers.ThreadedWorker',
+         '-b', '127.0.0.1:0', 'wsgi_simple_server:demo_app'],
+        stderr=subprocess.PIPE, text=True, env=env, cwd=tmp)
+    try:
+        port = None
+        for line in proc.stderr:
+            if match := re.search(r'Listening at: http://127\\.0\\.0\\.1:(\\d+)', line):
+                port = match.group(1)
+            if 'Booting worker' in line:
+                break
+        assert port, 'gunicorn did not start'
+        body = urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=10).read()
+        assert body.startswith(b'Hello world!'), body[:40]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        proc.stderr.close()
+"""
+
+# Modules that need an optional extra of their distribution: the extra, and the
+# smoke call run where the distribution is installed with it.
+_EXTRA_MODULES = {
+    "wsgi_simple_server.workers": ("gunicorn", _GUNICORN_SMOKE),
+}
+
+
 def _packages() -> list[tuple[Path, str, str]]:
     found = []
     for pyproject in sorted(_ROOT.glob("packages/*/pyproject.toml")):
@@ -91,13 +132,59 @@ def _run(*args: str | Path) -> None:
         raise RuntimeError(f"{' '.join(map(str, args))} failed:\n{result.stdout}{result.stderr}")
 
 
-def _import_everything_then_smoke(import_name: str) -> str:
+def _import_everything_then_smoke(import_name: str, dist: str) -> str:
+    extras = {
+        module: f"{dist}[{extra}]"
+        for module, (extra, _) in _EXTRA_MODULES.items()
+        if module.partition(".")[0] == import_name
+    }
     return (
         "import importlib, pkgutil\n"
         f"import {import_name} as package\n"
+        f"extras = {extras!r}\n"
         "for info in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
-        "    importlib.import_module(info.name)\n" + _SMOKE_CALLS[import_name]
+        "    if info.name not in extras:\n"
+        "        importlib.import_module(info.name)\n"
+        "        continue\n"
+        "    try:\n"
+        "        importlib.import_module(info.name)\n"
+        "    except ImportError as exc:\n"
+        "        assert extras[info.name] in str(exc), f'{info.name}: {exc}'\n"
+        "    else:\n"
+        "        raise AssertionError(f'{info.name} imports without {extras[info.name]}')\n"
+        + _SMOKE_CALLS[import_name]
     )
+
+
+def _extra_requirements(dist: str, extra: str) -> list[str]:
+    """The requirements *dist* declares for its optional extra *extra*."""
+    for folder, name, _ in _packages():
+        if name == dist:
+            project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+            requirements: list[str] = project["optional-dependencies"][extra]
+            return requirements
+    raise LookupError(dist)
+
+
+def check_extra(tmp: Path, wheels: Path, module: str) -> None:
+    """Install *module*'s distribution with the extra it needs and run its smoke call
+    (raises ``RuntimeError`` on failure)."""
+    extra, smoke = _EXTRA_MODULES[module]
+    dist = next(name for _, name, imp in _packages() if imp == module.partition(".")[0])
+    # The extra's requirements come from the package index, as wheels next to ours.
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--only-binary=:all:",
+        "--dest",
+        wheels,
+        *_extra_requirements(dist, extra),
+    )
+    python = fresh_env(tmp / f"{dist}-{extra}", wheels, f"{dist}[{extra}]")
+    _run(python, "-I", "-c", smoke)
 
 
 def build_wheels(outdir: Path) -> list[str]:
@@ -143,12 +230,20 @@ def main() -> int:
         for _, dist, import_name in packages:
             try:
                 python = fresh_env(Path(tmp, dist), wheels, dist)
-                _run(python, "-I", "-c", _import_everything_then_smoke(import_name))
+                _run(python, "-I", "-c", _import_everything_then_smoke(import_name, dist))
             except RuntimeError as error:
                 failures += 1
                 print(f"FAIL {dist}: {error}", file=sys.stderr)
             else:
                 print(f"ok   {dist}: installs alone, imports, smoke call passes")
+        for module, (extra, _) in _EXTRA_MODULES.items():
+            try:
+                check_extra(Path(tmp), wheels, module)
+            except RuntimeError as error:
+                failures += 1
+                print(f"FAIL {module} with [{extra}]: {error}", file=sys.stderr)
+            else:
+                print(f"ok   {module}: installs with [{extra}], imports, smoke call passes")
     return 1 if failures else 0
 
 
