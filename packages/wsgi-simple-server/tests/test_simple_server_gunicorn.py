@@ -323,6 +323,15 @@ def test_a_killed_worker_is_replaced(tmp_path: Path) -> None:
         assert "multiprocess=False" in body  # one worker: gunicorn's rule
 
 
+def test_a_worker_whose_arbiter_died_stops(tmp_path: Path) -> None:
+    with gunicorn(runnable(page_command("gunicorn.md"), "-w", "1"), tmp_path) as server:
+        worker = pid_of(get(server.port)[1])
+        server.proc.kill()  # the arbiter: the worker is left to notice its parent changed
+        server.proc.wait(10)
+        server.wait_for(rf"Parent changed, shutting down: <Worker {worker}>")
+        server.wait_for(rf"Worker exiting \(pid: {worker}\)")
+
+
 def test_a_unix_socket_is_served(tmp_path: Path) -> None:
     path = tmp_path / "g.sock"
     argv = runnable(page_command("gunicorn.md"), "-w", "1", bind=f"unix:{path}")

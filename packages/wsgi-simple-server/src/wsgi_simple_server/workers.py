@@ -28,6 +28,7 @@ from typing import Any
 
 try:
     from gunicorn import sock as gunicorn_sock
+    from gunicorn.config import KNOWN_SETTINGS
     from gunicorn.workers.base import Worker
 except ImportError as exc:  # pragma: no cover - exercised by tools/check_install_alone.py
     raise ImportError(
@@ -67,7 +68,8 @@ _log = logging.getLogger("wsgi_simple_server")
 def server_config(cfg: Any) -> ServerConfig:
     """Return the engine's ``ServerConfig`` for gunicorn's configuration *cfg*.
 
-    *cfg* is a ``gunicorn.config.Config``. The mapping (gunicorn setting -> setting here):
+    *cfg* is a ``gunicorn.config.Config`` (typed ``Any``: gunicorn ships no type
+    information). The mapping (gunicorn setting -> setting here):
 
     - ``threads`` -> ``threads`` (the pool of each worker process);
     - ``worker_connections`` -> ``max_connections``;
@@ -249,8 +251,6 @@ class _GunicornHooks:
 
 def _default_hook(name: str) -> object:
     """gunicorn's default for the server hook setting *name* (a no-op function)."""
-    from gunicorn.config import KNOWN_SETTINGS  # noqa: PLC0415 - only at worker start
-
     for setting in KNOWN_SETTINGS:
         if setting.name == name:
             return setting.default
