@@ -46,7 +46,8 @@ def app(environ, start_response):
         raise RuntimeError("the application failed on purpose")
     body = (
         f"pid={os.getpid()} multiprocess={environ['wsgi.multiprocess']} "
-        f"multithread={environ['wsgi.multithread']} scheme={environ['wsgi.url_scheme']}"
+        f"multithread={environ['wsgi.multithread']} scheme={environ['wsgi.url_scheme']} "
+        f"remote={environ['REMOTE_ADDR']}"
     ).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
@@ -163,11 +164,13 @@ def gunicorn(argv: list[str], cwd: Path) -> Iterator[Gunicorn]:
         server.stop()
 
 
-def get(port: int, path: str = "/", timeout: float = 20.0) -> tuple[int, str]:
+def get(
+    port: int, path: str = "/", timeout: float = 20.0, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     """GET *path* on a fresh connection; the status and the body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         return response.status, response.read().decode()
     finally:
@@ -242,6 +245,8 @@ def test_the_page_command_serves_with_several_processes_and_logs_through_gunicor
         'access %(h)s "%(r)s" %(s)s %(b)s ua=%(a)s took=%(D)sus pid=%(p)s',
         "--limit-request-line",
         "100",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
     )
     with gunicorn(argv, tmp_path) as server:
         server.wait_for(BOOTING, count=2)
@@ -255,6 +260,10 @@ def test_the_page_command_serves_with_several_processes_and_logs_through_gunicor
         # gunicorn's access log, in gunicorn's format, with the worker's pid.
         line = server.wait_for(r'access 127\.0\.0\.1 "GET /\?logged HTTP/1\.1" 200 \d+ ')[0]
         assert re.search(rf"ua=- took=\d+us pid=<{pid_of(body)}>", line.string), line.string
+        # --forwarded-allow-ips: the loopback proxy's forwarding fields are believed.
+        forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+        body = get(server.port, "/", headers=forwarded)[1]
+        assert "scheme=https remote=203.0.113.7" in body
         # Application errors go to gunicorn's error log, with its format.
         assert get(server.port, "/error")[0] == 500
         server.wait_for(r"\[ERROR\] Error in the application serving 'GET /error HTTP/1\.1'")
@@ -406,6 +415,22 @@ def test_server_config_maps_gunicorns_settings() -> None:
     assert config.max_header_count == 50
     assert config.max_header_bytes == 50 * 2002 + 4  # gunicorn's max_buffer_headers
     assert config.access_log is False
+    assert config.forwarded_allow_ips == "127.0.0.1,::1"  # gunicorn's default, as a string
+    assert config.proxy_protocol is False
+    assert config.proxy_allow_ips == "127.0.0.1,::1"
+
+
+def test_server_config_maps_gunicorns_proxy_settings() -> None:
+    config = server_config(
+        gunicorn_config(
+            forwarded_allow_ips="10.0.0.0/8,192.0.2.1",
+            proxy_protocol=True,
+            proxy_allow_ips="*",
+        )
+    )
+    assert config.forwarded_allow_ips == "10.0.0.0/8,192.0.2.1"
+    assert config.proxy_protocol is True
+    assert config.proxy_allow_ips == "*"
 
 
 def test_server_config_bounds_unlimited_settings_as_gunicorn_does() -> None:

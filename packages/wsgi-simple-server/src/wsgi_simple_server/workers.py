@@ -45,7 +45,7 @@ from wsgi_simple_server._engine import Engine
 from wsgi_simple_server._errors import render_error
 from wsgi_simple_server._exchange import EnvironBuilder, Exchange
 from wsgi_simple_server._parser import ParseError, Request
-from wsgi_simple_server._server import _REQUEST_KEYS, software_version
+from wsgi_simple_server._server import _REQUEST_KEYS, server_name_and_port, software_version
 
 __all__ = ["ThreadedWorker", "server_config"]
 
@@ -82,6 +82,11 @@ def server_config(cfg: Any) -> ServerConfig:
     - ``limit_request_field_size`` -> ``max_header_bytes``: gunicorn's own bound on the
       whole header section, ``fields * (field_size + 2) + 4`` (``0``: 8190 a field);
       a single field is not limited on its own;
+    - ``forwarded_allow_ips`` -> ``forwarded_allow_ips`` (the peers whose
+      ``Forwarded`` and ``X-Forwarded-*`` fields are believed, as the engine applies them);
+    - ``proxy_protocol`` (``True``, or ``v1``, ``v2``, ``auto`` in gunicorn 24 and
+      later; ``off`` or ``False``) -> ``proxy_protocol`` (the engine reads either
+      version), and ``proxy_allow_ips`` -> ``proxy_allow_ips``;
     - the access log is gunicorn's (``access_log`` is off here).
     """
     line = cfg.limit_request_line
@@ -102,48 +107,48 @@ def server_config(cfg: Any) -> ServerConfig:
         "max_header_count": fields,
         "max_header_bytes": fields * (field_size + 2) + 4,
         "access_log": False,
+        "forwarded_allow_ips": _addresses(cfg.forwarded_allow_ips),
+        "proxy_protocol": cfg.proxy_protocol not in (False, None, "off"),
+        "proxy_allow_ips": _addresses(cfg.proxy_allow_ips),
     }
     if cfg.graceful_timeout > 0:
         changes["shutdown_timeout_s"] = float(cfg.graceful_timeout)
     return ServerConfig(**changes)
 
 
+def _addresses(value: object) -> str:
+    """gunicorn's address list (a list of strings, or a comma-separated string) as the
+    comma-separated string of ``ServerConfig``."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"an address list must be a list or a string, got {value!r}")
+    return ",".join(str(item) for item in value)
+
+
 def _tls_context(cfg: Any) -> ssl.SSLContext:
     """The server's TLS context from gunicorn's settings, as gunicorn's workers make it.
 
-    ``gunicorn.sock.ssl_context`` (gunicorn 21 and later) honours the ``ssl_context``
-    server hook; before it, the context is made from ``certfile``, ``keyfile``,
-    ``ca_certs``, ``cert_reqs`` and ``ciphers`` as that function does. ALPN offers
-    ``http/1.1`` only: this worker does not speak HTTP/2.
+    ``gunicorn.sock.ssl_context`` reads ``certfile``, ``keyfile``, ``ca_certs``,
+    ``cert_reqs`` and ``ciphers`` and honours the ``ssl_context`` server hook. ALPN
+    offers ``http/1.1`` only: this worker does not speak HTTP/2.
     """
-    make = getattr(gunicorn_sock, "ssl_context", None)
-    if make is not None:
-        context: ssl.SSLContext = make(cfg)
-    else:  # pragma: no cover - gunicorn before 21
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=cfg.ca_certs)
-        context.load_cert_chain(certfile=cfg.certfile, keyfile=cfg.keyfile)
-        context.verify_mode = cfg.cert_reqs
-        if cfg.ciphers:
-            context.set_ciphers(cfg.ciphers)
+    context: ssl.SSLContext = gunicorn_sock.ssl_context(cfg)
     context.set_alpn_protocols(["http/1.1"])
     return context
 
 
-def _environ_builder(sock: socket.socket, *, tls: bool, multiprocess: bool) -> EnvironBuilder:
+def _environ_builder(sock: socket.socket, *, multiprocess: bool) -> EnvironBuilder:
     """The environ every request on listening socket *sock* starts from.
 
-    ``SERVER_NAME`` and ``SERVER_PORT`` are the socket's address (a Unix socket's are
-    ``localhost`` and the scheme's port). As under gunicorn, the process environment is
-    not copied in, and ``wsgi.multiprocess`` is true when there is more than one worker.
+    ``SERVER_NAME`` and ``SERVER_PORT`` are ``WSGIServer``'s for the socket
+    (``server_name_and_port``). As under gunicorn, the process environment is not
+    copied in, and ``wsgi.multiprocess`` is true when there is more than one worker.
     """
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
-        host, port = sock.getsockname()[:2]
-        name, port_text = str(host), str(port)
-    else:
-        name, port_text = "localhost", "443" if tls else "80"
+    name, port = server_name_and_port(sock)
     base: dict[str, Any] = {
         "SERVER_NAME": name,
-        "SERVER_PORT": port_text,
+        "SERVER_PORT": str(port),
         "GATEWAY_INTERFACE": "CGI/1.1",
         "SCRIPT_NAME": "",
         "SERVER_SOFTWARE": software_version,
@@ -352,12 +357,11 @@ class ThreadedWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type in
     def _listener(self, listener: Any) -> tuple[socket.socket, EnvironBuilder]:
         """Our listening socket for one of gunicorn's (TLS-wrapped when configured)."""
         sock: socket.socket = getattr(listener, "sock", listener)
-        tls = bool(self.cfg.is_ssl)
-        if tls:
+        if self.cfg.is_ssl:
             sock = _tls_context(self.cfg).wrap_socket(
                 sock,
                 server_side=True,
                 do_handshake_on_connect=False,
                 suppress_ragged_eofs=self.cfg.suppress_ragged_eofs,
             )
-        return sock, _environ_builder(sock, tls=tls, multiprocess=self.cfg.workers > 1)
+        return sock, _environ_builder(sock, multiprocess=self.cfg.workers > 1)
