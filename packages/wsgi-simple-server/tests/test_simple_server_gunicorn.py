@@ -59,7 +59,7 @@ BOOTING = r"Booting worker with pid: (\d+)"
 def page_command(page: str) -> list[str]:
     """The gunicorn command line a deployment page shows in a ``sh`` block."""
     text = (DEPLOYMENT_DOCS / page).read_text()
-    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+    for block in re.findall(r"```sh(?: notest)?\n(.*?)```", text, re.DOTALL):
         for line in block.splitlines():
             if line.startswith("gunicorn "):
                 return shlex.split(line)
@@ -69,7 +69,7 @@ def page_command(page: str) -> list[str]:
 def dockerfile_command() -> list[str]:
     """The ``CMD`` of the Dockerfile that containers.md shows."""
     text = (DEPLOYMENT_DOCS / "containers.md").read_text()
-    dockerfile = re.search(r"```dockerfile\n(.*?)```", text, re.DOTALL)
+    dockerfile = re.search(r"```dockerfile(?: notest)?\n(.*?)```", text, re.DOTALL)
     assert dockerfile is not None
     cmd = re.search(r"^CMD (\[.*\])$", dockerfile.group(1), re.MULTILINE)
     assert cmd is not None
