@@ -52,6 +52,11 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 """
+# A gunicorn configuration file with a post_request server hook.
+CONFIG_SOURCE = """
+def post_request(worker, req, environ, resp):
+    worker.log.info("post_request %s %s %s %s", req.method, req.path, resp.status, resp.sent)
+"""
 LISTENING = r"Listening at: http://127\.0\.0\.1:(\d+) "
 BOOTING = r"Booting worker with pid: (\d+)"
 
@@ -156,6 +161,7 @@ class Gunicorn:
 @contextmanager
 def gunicorn(argv: list[str], cwd: Path) -> Iterator[Gunicorn]:
     (cwd / "gunicorn_test_app.py").write_text(APP_SOURCE)
+    (cwd / "gunicorn_test_conf.py").write_text(CONFIG_SOURCE)
     server = Gunicorn(argv, cwd)
     try:
         server.wait_for(BOOTING)
@@ -247,6 +253,8 @@ def test_the_page_command_serves_with_several_processes_and_logs_through_gunicor
         "100",
         "--forwarded-allow-ips",
         "127.0.0.1",
+        "--config",
+        "gunicorn_test_conf.py",
     )
     with gunicorn(argv, tmp_path) as server:
         server.wait_for(BOOTING, count=2)
@@ -260,6 +268,7 @@ def test_the_page_command_serves_with_several_processes_and_logs_through_gunicor
         # gunicorn's access log, in gunicorn's format, with the worker's pid.
         line = server.wait_for(r'access 127\.0\.0\.1 "GET /\?logged HTTP/1\.1" 200 \d+ ')[0]
         assert re.search(rf"ua=- took=\d+us pid=<{pid_of(body)}>", line.string), line.string
+        server.wait_for(rf"\[INFO\] post_request GET / 200 OK {len(body)}$")
         # --forwarded-allow-ips: the loopback proxy's forwarding fields are believed.
         forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
         body = get(server.port, "/", headers=forwarded)[1]

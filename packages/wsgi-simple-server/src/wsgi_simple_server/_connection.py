@@ -122,6 +122,7 @@ class Connection:
         "established",
         "events",
         "fd",
+        "first_request_by",
         "head_started",
         "host",
         "linger_left",
@@ -158,6 +159,9 @@ class Connection:
         self.closed = False
         self.deadline = deadline  # time.monotonic() seconds
         self.head_started = False
+        # Until then (time.monotonic()) a graceful stop waits for its first request;
+        # 0.0 once a request head has arrived (set by the engine).
+        self.first_request_by = 0.0
         self.registered = False  # with the engine's selector
         self.events = EVENT_READ  # what it is (or is to be) registered for
         self.established = True  # its TLS handshake is done (a plain one has none)

@@ -103,6 +103,10 @@ _KERNEL_SELECTORS = tuple(
 # POSIX select() watches descriptors below FD_SETSIZE only (Windows' has no such bound).
 _SELECT_FD_LIMIT = 1024
 _RESPAWN_DELAY_S = 0.05
+# How long after its accept a connection that has not sent a request yet is waited for
+# by a graceful stop (a client sends its request right after connecting; one that sends
+# nothing for this long is an idle pre-connection, closed at once).
+_FIRST_REQUEST_GRACE_S = 1.0
 _AF_UNIX = getattr(socket, "AF_UNIX", None)
 # The client address of a connection on a Unix domain socket, which has no network
 # address: nginx's $remote_addr for such a peer, as a (host, port) pair, so that
@@ -122,14 +126,6 @@ class Drained(NamedTuple):
     in_flight: int  # requests being served when the stop began
     idle: int  # open connections no request was running on
     cut: int  # connections still busy when the shutdown timeout ran out
-
-
-def _bytes_waiting(sock: socket.socket) -> bool:
-    """Say whether the client has sent bytes not read yet (raw bytes, TLS or not)."""
-    try:
-        return bool(socket.socket.recv(sock, 1, socket.MSG_PEEK))
-    except OSError:  # BlockingIOError: nothing yet
-        return False
 
 
 class _Worker:
@@ -267,14 +263,9 @@ class Engine:
     def stop(self, timeout_s: float) -> Drained:
         """Stop accepting, let requests in flight finish for *timeout_s*, close the rest.
 
-        A request in flight is one being served, or one that has begun to arrive (on a
-        connection just accepted, or kept alive): it is served, with ``Connection:
-        close``, so that a client whose connection was accepted gets its response
-        (under gunicorn, workers stop while others go on serving the same listening
-        sockets). Idle connections are closed at once. Connections lingering before
-        their close (their responses sent) are not waited for: they are closed once
-        the requests in flight are done. Return how many requests were in flight, idle
-        connections were closed, and requests were cut.
+        Connections lingering before their close (their responses sent) are not waited
+        for: they are closed once the requests in flight are done. Return how many
+        requests were in flight, idle connections were closed, and requests were cut.
         """
         self.stopping = True
         if self._listening:
@@ -288,20 +279,28 @@ class Engine:
         deadline = time.monotonic() + timeout_s
         while True:
             in_flight = 0
+            now = time.monotonic()
             for conn in list(self.conns.values()):
-                if not conn.lingering:
-                    in_flight += 1
-                    # Idle ones go now; busy ones after their response, and those whose
-                    # request is under way (a connection not served yet included) once it
-                    # is answered (Connection: close) or past its header deadline.
-                    if not (
-                        conn.busy or conn.head_started or conn.buf or _bytes_waiting(conn.sock)
-                    ):
-                        conn.deadline = 0.0
+                if conn.lingering:
+                    continue
+                in_flight += 1
+                # A request whose head is arriving, or a connection just accepted that
+                # has not sent its first request yet (clients send it right after
+                # connecting), keeps its header deadline: it is a request in flight.
+                # Idle ones go now; busy ones after their response.
+                if not (conn.head_started or now < conn.first_request_by):
+                    conn.deadline = 0.0
             if not in_flight or time.monotonic() >= deadline:
                 break
             self.reap()
             time.sleep(0.01)
+        # Cut off: the requests still running or arriving (a connection that has sent
+        # nothing yet is closed as an idle one).
+        cut = sum(
+            1
+            for conn in list(self.conns.values())
+            if not conn.lingering and (conn.busy or conn.head_started)
+        )
         # From here on a worker closes a connection it is done with (rather than have
         # it polled or lingering), and the workers leave once their request is done.
         self._exiting = True
@@ -326,7 +325,7 @@ class Engine:
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
-        return Drained(busy, len(open_conns) - busy, in_flight)
+        return Drained(busy, len(open_conns) - busy, cut)
 
     def _close_idle(self, *, discard: bool) -> None:
         """Close every connection no worker is serving (lingering ones drained first)."""
@@ -551,12 +550,13 @@ class Engine:
 
     def _accept(self, listener: _Listener) -> None:
         config = self.config
-        deadline = time.monotonic() + config.header_timeout_s
+        now = time.monotonic()
+        deadline = now + config.header_timeout_s
         accept, open_connection = listener.accept, listener.open_connection
         environ_builder = listener.environ_builder
         first: Connection | None = None
         for _ in range(_ACCEPT_BATCH):
-            if self.stopping:  # the backlog is left to the other processes serving it
+            if self.stopping:  # what is left in the listen queue waits for the next server
                 break
             try:
                 sock, addr = accept()
@@ -570,12 +570,10 @@ class Engine:
                 continue
             if (conn := open_connection(sock, addr, deadline)) is None:
                 continue
+            conn.first_request_by = now + _FIRST_REQUEST_GRACE_S
             conn.environ_builder = environ_builder
             if self._proxy_allow is not None:
                 conn.proxy_pending = self._proxy_allow.trusts_peer(addr)
-            # Its first head is under way from the accept: its deadline runs from there,
-            # and a graceful stop waits for it.
-            conn.head_started = True
             self.conns[conn.fd] = conn
             if first is None:
                 first = conn
@@ -812,7 +810,9 @@ class Engine:
             if not taken:
                 return taken == 0  # None: invalid, the connection closes
             del buf[:taken]
-        while True:  # a request that arrives while stopping is answered with Connection: close
+        # Once the engine is stopping, the request being read is still served (its
+        # response says "Connection: close", so it is the last one).
+        while True:
             while buf[:2] == _CRLF:  # RFC 9112 section 2.2: ignore empty lines before a request
                 del buf[:2]
                 conn.scanned = 0
@@ -828,6 +828,7 @@ class Engine:
                         conn.deadline = time.monotonic() + config.header_timeout_s
                     return True
                 conn.scanned = 0
+                conn.first_request_by = 0.0
                 head = bytes(buf[:end])
                 del buf[:end]
                 request = parse_head(head, config)
