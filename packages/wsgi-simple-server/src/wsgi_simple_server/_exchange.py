@@ -38,6 +38,8 @@ from wsgi_simple_server._parser import ParseError, Request
 from wsgi_simple_server._proxy import TrustedPeers, apply_forwarded
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_NO_ENVIRON: dict[str, Any] = {}  # an exchange's environ until it has one (read-only)
+_clock = time.perf_counter
 _SPOOL_BYTES = 1 << 20  # a chunked request body larger than this waits on disk
 _SPOOL_BLOCK = 65536
 
@@ -101,10 +103,7 @@ class Hooks(Protocol):
     custom_log: bool  # log_request, ... is overridden, or the requests are logged elsewhere
 
     def environ(self, request: Request, conn: Connection) -> tuple[dict[str, Any], Any]: ...
-    def log_request(self, exchange: Exchange, environ: dict[str, Any], started: float) -> None:
-        """Log the request *exchange* answered; *started* is its ``time.monotonic()``
-        when its head was parsed."""
-
+    def log_request(self, exchange: Exchange) -> None: ...
     def render_error(self, error: ParseError, client_address: Any) -> bytes: ...
 
 
@@ -140,6 +139,8 @@ class Exchange(ResponseWriter):
         self.continue_sent = False
         self.client_gone = False  # a send or a body read failed: the client is gone
         self.body_input: BodyInput | None = None  # set once the body's reader is made
+        self.environ: dict[str, Any] = _NO_ENVIRON  # the application's, once made
+        self.begun = _clock()  # for the access log's duration
 
     @property
     def bytes_sent(self) -> int:
@@ -333,7 +334,6 @@ class _WatchedSource:
 def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bool:
     """Serve *request* on *conn*; return whether the connection can carry another one."""
     config = site.config
-    started = time.monotonic() if site.hooks.custom_log else 0.0
     exchange = Exchange(conn, request, site)
     spool: Any = None
     if request.chunked:
@@ -351,6 +351,7 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
                 return False
         else:
             environ = conn.environ_builder.build(request, conn, wsgi_input)
+        exchange.environ = environ
         apply_forwarded(environ, conn.addr, site.forwarded_allow)
         if spool is not None:
             # The body is decoded now: an application must not decode it again (Bottle
@@ -363,21 +364,22 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
         if spool is not None:
             spool.close()
     if site.hooks.custom_log or config.access_log:
-        _log_request(site, exchange, environ, started)
+        _log_request(site, exchange)
     if exchange.close_connection:
         return False
     # A spooled body has left the connection already, whatever the application read.
     return spool is not None or wsgi_input.finished or _body_done(exchange, wsgi_input, config)
 
 
-def _log_request(site: Site, exchange: Exchange, environ: dict[str, Any], started: float) -> None:
-    """The access log line, or the hooks' ``log_request`` when they log the requests."""
+def _log_request(site: Site, exchange: Exchange) -> None:
+    """The access log line, or the request handler's ``log_request`` when overridden."""
+    code = (exchange.status or "500").split(" ", 1)[0]
+    request = exchange.request
+    conn = exchange.conn
     if site.hooks.custom_log:
-        site.hooks.log_request(exchange, environ, started)
+        site.hooks.log_request(exchange)
     elif access_logger.isEnabledFor(logging.INFO):
-        code = (exchange.status or "500").split(" ", 1)[0]
-        request = exchange.request
-        log_access(exchange.conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
+        log_access(conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
 
 
 def _environ(

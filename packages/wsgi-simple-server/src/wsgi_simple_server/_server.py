@@ -590,7 +590,7 @@ class RequestHooks:
         handler.headers = headers
         return handler.get_environ(), handler.get_stderr()
 
-    def log_request(self, exchange: Exchange, environ: dict[str, Any], started: float) -> None:
+    def log_request(self, exchange: Exchange) -> None:
         """``log_request(code, size)`` of a handler view, as ``ServerHandler.close`` calls it."""
         code = (exchange.status or "500").split(" ", 1)[0]
         try:

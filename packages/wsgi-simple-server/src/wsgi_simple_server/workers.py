@@ -225,7 +225,7 @@ class _GunicornHooks:
         del environ["wsgi.input"]
         return environ, environ["wsgi.errors"]
 
-    def log_request(self, exchange: Exchange, environ: dict[str, Any], started: float) -> None:
+    def log_request(self, exchange: Exchange) -> None:
         """Count the request; log it through gunicorn's ``log.access``; stop the worker
         gracefully once it has served ``max_requests``."""
         worker = self.worker
@@ -237,9 +237,10 @@ class _GunicornHooks:
         try:
             request = _GunicornRequest(exchange.request)
             response = _GunicornResponse(exchange)
+            environ = exchange.environ
             environ.setdefault("RAW_URI", request.uri)  # gunicorn's "%(r)s" reads it
             if self.access:
-                elapsed = datetime.timedelta(seconds=time.monotonic() - started)
+                elapsed = datetime.timedelta(seconds=time.perf_counter() - exchange.begun)
                 worker.log.access(response, request, environ, elapsed)
             if self.post_request is not None:
                 self.post_request(worker, request, environ, response)
