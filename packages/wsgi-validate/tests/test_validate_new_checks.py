@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from wsgi_util import FileWrapper
 from wsgi_util.types import StartResponse, WSGIEnvironment
 from wsgi_validate import RULES, ValidationReport, validator
 
@@ -622,3 +623,35 @@ def test_probing_a_stream_answers_as_wsgiref_validate_does(kit: "type[Kit]", str
 
     assert kit.FakeServer().run(validator(app), kit.make_environ(b"")).body == b"ok"
     assert seen == [False, None]
+
+
+def test_a_server_may_test_its_response_against_the_file_wrapper_with_isinstance(
+    kit: "type[Kit]",
+) -> None:
+    # gunicorn's workers do isinstance(result, environ["wsgi.file_wrapper"]) on the
+    # response; the validator's stand-in must answer that, not raise TypeError.
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        stand_in = environ["wsgi.file_wrapper"]
+        assert stand_in is not FileWrapper
+        assert isinstance(FileWrapper(io.BytesIO()), stand_in)
+        assert issubclass(FileWrapper, stand_in)
+        assert not isinstance(b"", stand_in)
+        start_response("200 OK", [CT])
+        return stand_in(io.BytesIO(b"file"))
+
+    environ = kit.make_environ()
+    environ["wsgi.file_wrapper"] = FileWrapper
+    assert kit.FakeServer().run(validator(app), environ).body == b"file"
+    assert not isinstance([b""], environ["wsgi.file_wrapper"])
+
+    def plain(filelike: Any, block_size: int = 8192) -> Iterable[bytes]:
+        return FileWrapper(filelike, block_size)
+
+    def app_with_function(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        assert not isinstance(b"", environ["wsgi.file_wrapper"])  # not a class: False
+        start_response("200 OK", [CT])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"file"))
+
+    environ = kit.make_environ()
+    environ["wsgi.file_wrapper"] = plain
+    assert kit.FakeServer().run(validator(app_with_function), environ).body == b"file"

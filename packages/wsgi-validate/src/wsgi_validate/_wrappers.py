@@ -322,3 +322,15 @@ class _FileWrapperCheck:
             )
         ex.file_wrapped = result
         return result
+
+    # Servers test a response with isinstance(result, environ["wsgi.file_wrapper"])
+    # (gunicorn's workers do): answered for the server's own wrapper, never a TypeError.
+    def __instancecheck__(self, instance: object) -> bool:
+        """Whether *instance* is an instance of the server's file wrapper class."""
+        kind = self.file_wrapper
+        return isinstance(kind, type) and isinstance(instance, kind)
+
+    def __subclasscheck__(self, subclass: type) -> bool:
+        """Whether *subclass* is a subclass of the server's file wrapper class."""
+        kind = self.file_wrapper
+        return isinstance(kind, type) and issubclass(subclass, kind)
