@@ -10,6 +10,7 @@ import re
 import socket
 from collections.abc import Iterable, Iterator
 
+import h11
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -202,6 +203,36 @@ def _dechunk(raw: bytes, position: int) -> tuple[bytes, int]:
             return body, position
 
 
+def _targets_h11_reads(payload: bytes) -> list[bytes]:
+    """The request targets h11, as a server, reads from *payload*, up to its first error."""
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(payload)
+    targets: list[bytes] = []
+    try:
+        for _ in range(16):  # a few requests at most: bounded
+            event = conn.next_event()
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                break
+            if isinstance(event, h11.Request):
+                targets.append(event.target)
+            elif isinstance(event, h11.EndOfMessage):
+                conn.send(h11.Response(status_code=200, headers=[("Content-Length", "0")]))
+                conn.send(h11.EndOfMessage())
+                conn.start_next_cycle()
+    except h11.ProtocolError:
+        pass
+    return targets
+
+
+def test_the_reference_reads_a_request_after_a_body_and_not_inside_one() -> None:
+    head = b"POST / HTTP/1.1\r\nHost: x\r\n"
+    assert _targets_h11_reads(head + b"\r\n" + _SMUGGLED) == [b"/", b"/smuggled"]
+    inside = head + b"Content-Length: %d\r\n\r\n" % len(_SMUGGLED) + _SMUGGLED
+    assert _targets_h11_reads(inside) == [b"/"]
+    chunked = head + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + _SMUGGLED
+    assert _targets_h11_reads(chunked) == [b"/", b"/smuggled"]
+
+
 _garbage = st.one_of(
     st.binary(min_size=1, max_size=300),
     st.binary(max_size=300).map(lambda tail: b"GET / HTTP/1.1\r\n" + tail),
@@ -220,7 +251,11 @@ def test_malformed_requests_get_clean_errors_and_never_desynchronise(
     assert 500 not in statuses, payload
     assert all(100 <= s <= 599 and s not in (502, 503, 504) for s in statuses), (statuses, payload)
     bodies = [body for _, body in responses]
-    assert b"/smuggled" not in bodies, payload
+    # Answering /smuggled is right only where it is a request of its own, pipelined
+    # after the generated one's body ends (a reference parser reads it so).
+    pipelined = b"/smuggled" in _targets_h11_reads(payload)
+    if not pipelined:
+        assert b"/smuggled" not in bodies, payload
     # Every answer is to a request the client really sent: the generated one first.
     assert all(
         body in (b"", b"/after") or status != 200 or body.startswith(b"/") or body == b"*"
@@ -228,7 +263,7 @@ def test_malformed_requests_get_clean_errors_and_never_desynchronise(
     ), responses
     if statuses and statuses[0] >= 400:
         assert len(responses) == 1 or bodies[1:] == [b"/after"], responses
-    assert len(responses) <= 2, responses
+    assert len(responses) <= (3 if pipelined else 2), responses
 
 
 def test_the_server_still_serves_after_the_fuzzing_run(server: WSGIServer) -> None:
