@@ -1,0 +1,229 @@
+"""Every fenced code block of the documentation is run, type-checked or marked.
+
+pytest-markdown-docs runs the ```` ```python ```` blocks (the root ``conftest.py``
+collects the markdown files); this module type-checks the same blocks with
+``mypy --strict``, runs every command of the shell blocks that is not marked
+``notest``, and checks that no block escapes both: a block is python, shell or
+```` ```text ````, or carries ``notest`` with a sentence before it saying it is not run.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import mypy.api
+import pytest
+from markdown_blocks import (
+    PYTHON,
+    SHELL,
+    TEXT,
+    Fence,
+    fences,
+    markdown_files,
+    python_blocks,
+    relative,
+    stray_markdown_files,
+)
+
+_FENCES = [fence for path in markdown_files() for fence in fences(path)]
+# What the prose before a ``notest`` block says, so that a reader sees it is not run.
+_MARKED = re.compile(r"not run|fragment", re.IGNORECASE)
+
+
+def _shell_commands(fence: Fence) -> list[str]:
+    """The commands of a shell block: in ``console`` the lines after a ``$ `` prompt
+    (the others are output), elsewhere every line but blanks and comments; a line
+    ending in a backslash continues on the next."""
+    commands = []
+    current = ""
+    for line in fence.content.splitlines():
+        if not current:
+            if fence.language == "console":
+                if not line.startswith("$ "):
+                    continue
+                line = line[2:]  # noqa: PLW2901
+            elif not line.strip() or line.lstrip().startswith("#"):
+                continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        commands.append(current + line)
+        current = ""
+    return commands
+
+
+_COMMANDS = [
+    pytest.param(fence, command, id=f"{fence.where}:{number}")
+    for fence in _FENCES
+    if fence.language in SHELL and fence.runs
+    for number, command in enumerate(_shell_commands(fence), 1)
+]
+
+
+def test_every_markdown_file_is_in_the_places_the_suite_collects() -> None:
+    assert [relative(path) for path in stray_markdown_files()] == [], (
+        "move these files under a folder of markdown_blocks.MARKDOWN_PLACES "
+        "(and pytest's testpaths), or add their folder to both"
+    )
+
+
+def test_the_documentation_has_code_blocks() -> None:
+    languages = {fence.language for fence in _FENCES if fence.runs}
+    assert {"python", "sh", "console"} <= languages, languages
+
+
+@pytest.mark.parametrize("fence", _FENCES, ids=[fence.where for fence in _FENCES])
+def test_every_block_is_run_or_marked_as_not_run(fence: Fence) -> None:
+    if fence.runs:
+        assert fence.language in PYTHON | SHELL | {TEXT}, (
+            f"{fence.where}: a ```{fence.language or '(no language)'} block is never run: "
+            "make it ```text, or mark it ```LANGUAGE notest with a sentence before it "
+            "saying it is not run and why"
+        )
+    else:
+        assert _MARKED.search(fence.prose), (
+            f"{fence.where}: the paragraph before a notest block must say that it is "
+            f"not run (or is a fragment), and why; it says: {fence.prose!r}"
+        )
+
+
+def test_the_python_blocks_pass_mypy_strict(tmp_path: Path) -> None:
+    """One mypy run over every python block that pytest-markdown-docs runs, each block a
+    module of its own, with the workspace's settings; errors name the markdown line."""
+    sources: dict[str, str] = {}
+    for path in markdown_files():
+        for _, source in python_blocks(path):
+            block = tmp_path / f"doc_block_{len(sources)}.py"
+            block.write_text(source, encoding="utf-8")
+            sources[str(block)] = relative(path)
+    assert sources, "no python block found"
+    stdout, stderr, status = mypy.api.run(
+        [
+            "--config-file=",
+            "--strict",
+            "--warn-unreachable",
+            "--python-version=3.11",
+            f"--cache-dir={tmp_path / 'mypy-cache'}",
+            *sources,
+        ]
+    )
+    for module, markdown in sources.items():
+        stdout = stdout.replace(module, markdown)
+    assert status == 0, stdout + stderr
+
+
+# -- shell blocks ---------------------------------------------------------------------
+
+_EXAMPLE_PROJECT = {
+    "myproject/__init__.py": "",
+    "myproject/wsgi.py": '''
+        """The application the documentation's commands serve as myproject.wsgi:application."""
+
+        def application(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"myproject\\n"]
+    ''',
+}
+_STARTUP_TIMEOUT_S = 20.0
+
+
+def _server_command(argv: list[str]) -> list[str] | None:
+    """The command that starts the server as *argv* does, run by this interpreter, or
+    ``None`` when *argv* does not start the server."""
+    if argv[:3] == ["python", "-m", "wsgi_simple_server"]:
+        return [sys.executable, *argv[1:]]
+    if argv[:1] == ["wsgi-simple-server"]:
+        script = Path(sys.executable).parent / "wsgi-simple-server"
+        assert script.exists(), f"the console script is not installed beside {sys.executable}"
+        return [str(script), *argv[1:]]
+    return None
+
+
+def _on_loopback(argv: list[str]) -> tuple[list[str], str]:
+    """*argv* with its address moved to loopback and its port to 0 (any free port):
+    tests never listen on other interfaces nor on fixed ports. Returns the new argv and
+    the host it binds."""
+    out: list[str] = []
+    host = "127.0.0.1"
+    args = iter(argv)
+    for arg in args:
+        name, equals, value = arg.partition("=")
+        if name not in ("--host", "--port"):
+            out.append(arg)
+            continue
+        if not equals:
+            value = next(args)
+        if name == "--host":
+            host = value = "::1" if ":" in value else "127.0.0.1"
+        out += [name, value if name == "--host" else "0"]
+    if "--port" not in out:
+        out += ["--port", "0"]
+    return out, host
+
+
+def _read_line(stream: subprocess.Popen[str], deadline: float) -> str:
+    assert stream.stdout is not None
+    readable, _, _ = select.select([stream.stdout], [], [], max(0.0, deadline - time.monotonic()))
+    return stream.stdout.readline() if readable else ""
+
+
+def _serve_and_probe(command: list[str], cwd: Path) -> None:
+    """Start the server, wait for its ``port N`` line, make one request, stop it with
+    SIGTERM and expect a clean exit."""
+    argv, host = _on_loopback(command)
+    errors = (cwd / "server.stderr").open("w+")
+    process = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=errors, text=True, bufsize=1
+    )
+    try:
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+        line = ""
+        while process.poll() is None and time.monotonic() < deadline:
+            line = _read_line(process, deadline)
+            if re.search(r"\bport \d+", line):
+                break
+        bound = re.search(r"\bport (\d+)", line)
+        errors.seek(0)
+        assert bound, f"no 'port N' line from {argv}: {line!r}\n{errors.read()}"
+        connection = http.client.HTTPConnection(host, int(bound[1]), timeout=10)
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        assert response.status == 200, (response.status, body[:200])
+        assert body
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+        errors.close()
+
+
+@pytest.mark.parametrize(("fence", "command"), _COMMANDS)
+def test_shell_command(fence: Fence, command: str, tmp_path: Path) -> None:
+    """Each command of a runnable shell block is run here: a server command serves one
+    request on loopback, then stops. Any other command has no runner yet: mark its block
+    ``notest`` with the reason, or teach this test to run it."""
+    argv = shlex.split(command, comments=True)
+    server = _server_command(argv)
+    assert server is not None, (
+        f"{fence.where}: no test runs {command!r}; fence the block ```{fence.language} "
+        "notest and say in the prose before it why it is not run, or run it here"
+    )
+    for name, text in _EXAMPLE_PROJECT.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    _serve_and_probe(server, tmp_path)
