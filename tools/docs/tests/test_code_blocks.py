@@ -16,14 +16,17 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+import tomllib
 from pathlib import Path
 
 import mypy.api
 import pytest
 from markdown_blocks import (
     PYTHON,
+    ROOT,
     SHELL,
     TEXT,
     Fence,
@@ -35,6 +38,8 @@ from markdown_blocks import (
 )
 
 _FENCES = [fence for path in markdown_files() for fence in fences(path)]
+# The workspace's mypy settings: the blocks are checked as its code is.
+_MYPY_SETTINGS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
 # What the prose before a ``notest`` block says, so that a reader sees it is not run.
 _MARKED = re.compile(r"not run|fragment", re.IGNORECASE)
 
@@ -111,7 +116,7 @@ def test_the_python_blocks_pass_mypy_strict(tmp_path: Path) -> None:
             "--config-file=",
             "--strict",
             "--warn-unreachable",
-            "--python-version=3.11",
+            f"--python-version={_MYPY_SETTINGS['python_version']}",
             f"--cache-dir={tmp_path / 'mypy-cache'}",
             *sources,
         ]
@@ -212,18 +217,41 @@ def _serve_and_probe(command: list[str], cwd: Path) -> None:
         errors.close()
 
 
-@pytest.mark.parametrize(("fence", "command"), _COMMANDS)
-def test_shell_command(fence: Fence, command: str, tmp_path: Path) -> None:
-    """Each command of a runnable shell block is run here: a server command serves one
-    request on loopback, then stops. Any other command has no runner yet: mark its block
-    ``notest`` with the reason, or teach this test to run it."""
-    argv = shlex.split(command, comments=True)
+def _run_command(argv: list[str], where: str) -> None:
+    """Run one documented command: a server command serves one request on loopback,
+    then stops; asking the server for ``--help`` or ``--version`` prints and exits 0."""
     server = _server_command(argv)
     assert server is not None, (
-        f"{fence.where}: no test runs {command!r}; fence the block ```{fence.language} "
-        "notest and say in the prose before it why it is not run, or run it here"
+        f"{where}: no test runs {shlex.join(argv)!r}; fence its block notest and say in "
+        "the prose before it why it is not run, or teach tools/docs/tests to run it"
     )
-    for name, text in _EXAMPLE_PROJECT.items():
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text(textwrap.dedent(text))
-    _serve_and_probe(server, tmp_path)
+    with tempfile.TemporaryDirectory(prefix="doc-command-") as tmp:
+        cwd = Path(tmp)
+        for name, text in _EXAMPLE_PROJECT.items():
+            (cwd / name).parent.mkdir(exist_ok=True)
+            (cwd / name).write_text(textwrap.dedent(text))
+        if {"--help", "-h", "--version"} & set(server):
+            result = subprocess.run(
+                server, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert result.stdout
+        else:
+            _serve_and_probe(server, cwd)
+
+
+@pytest.mark.parametrize(("fence", "command"), _COMMANDS)
+def test_shell_command(fence: Fence, command: str) -> None:
+    """Each command of a runnable shell block is run here (``_run_command``). Any other
+    command has no runner yet: mark its block ``notest`` with the reason, or teach this
+    test to run it."""
+    _run_command(shlex.split(command, comments=True), fence.where)
+
+
+def test_the_hatch_serve_script_serves() -> None:
+    """``hatch run serve:serve`` (in the README, not run: hatch makes its own
+    environment) runs the ``serve`` script of hatch.toml's ``serve`` environment, with
+    no arguments; that command is run here."""
+    hatch = tomllib.loads((ROOT / "hatch.toml").read_text())
+    script = hatch["envs"]["serve"]["scripts"]["serve"].replace("{args}", "")
+    _run_command(shlex.split(script), "hatch.toml envs.serve.scripts.serve")
