@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Where markdown files live; pytest's ``testpaths`` names the same places, so that the
 # plugin collects every file listed here (a test checks that no file lies elsewhere).
 MARKDOWN_PLACES = ("*.md", "packages/**/*.md", "tests-integration/**/*.md", "tools/docs/**/*.md")
-# Folders that hold generated or third-party files, never documentation.
-_NOT_DOCUMENTATION = frozenset(
-    {".git", ".venv", "venv", "build", "dist", "site", "node_modules", ".hypothesis"}
-)
+# Folders that hold generated or third-party files, never documentation: pytest's
+# default norecursedirs (it does not collect there either), hidden folders (such as
+# .pytest_cache, whose README.md pytest writes) and the built site.
+_NOT_DOCUMENTATION = frozenset({"build", "dist", "node_modules", "venv", "site"})
 
 NOT_RUN = "notest"
 PYTHON = frozenset({"py", "python", "python3"})  # the languages the plugin runs
@@ -69,7 +69,11 @@ def _parser() -> MarkdownIt:
 
 
 def _is_documentation(path: Path) -> bool:
-    return not _NOT_DOCUMENTATION.intersection(path.relative_to(ROOT).parts[:-1])
+    folders = path.relative_to(ROOT).parts[:-1]
+    return not any(
+        name in _NOT_DOCUMENTATION or name.startswith(".") or name.endswith(".egg")
+        for name in folders
+    )
 
 
 def markdown_files() -> list[Path]:
