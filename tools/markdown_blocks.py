@@ -14,6 +14,7 @@ A block whose info string holds ``notest`` (```` ```python notest ````,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ MARKDOWN_PLACES = ("*.md", "packages/**/*.md", "tests-integration/**/*.md", "too
 _NOT_DOCUMENTATION = frozenset({"build", "dist", "node_modules", "venv", "site"})
 
 NOT_RUN = "notest"
+_SNIPPET = re.compile(r'--8<-- "([^"]+)"')
 PYTHON = frozenset({"py", "python", "python3"})  # the languages the plugin runs
 SHELL = frozenset({"sh", "bash", "shell", "console"})
 TEXT = "text"
@@ -51,6 +53,13 @@ class Fence:
     def runs(self) -> bool:
         """Whether the suite runs this block (it is not marked ``notest``)."""
         return NOT_RUN not in self.options
+
+    @property
+    def included(self) -> str | None:
+        """The file a block made of one pymdownx.snippets line (``--8<-- "path"``)
+        includes, its path relative to the workspace; ``None`` for other blocks."""
+        match = _SNIPPET.fullmatch(self.content.strip())
+        return match[1] if match else None
 
     @property
     def where(self) -> str:

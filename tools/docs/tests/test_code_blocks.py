@@ -10,6 +10,7 @@ collects the markdown files); this module type-checks the same blocks with
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import select
 import shlex
@@ -41,7 +42,7 @@ _FENCES = [fence for path in markdown_files() for fence in fences(path)]
 # The workspace's mypy settings: the blocks are checked as its code is.
 _MYPY_SETTINGS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
 # What the prose before a ``notest`` block says, so that a reader sees it is not run.
-_MARKED = re.compile(r"not run|fragment", re.IGNORECASE)
+_MARKED = re.compile(r"not\s+run|fragment", re.IGNORECASE)
 
 
 def _shell_commands(fence: Fence) -> list[str]:
@@ -86,9 +87,24 @@ def test_the_documentation_has_code_blocks() -> None:
     assert {"python", "sh", "console"} <= languages, languages
 
 
+def _tested_elsewhere(included: str) -> bool:
+    """Whether a test of the workspace names the file *included* (it then runs it, as
+    tests-integration/test_integration_nginx.py runs the nginx configurations that
+    tools/docs/pages/deployment/nginx.md includes)."""
+    name = Path(included).name
+    tests = [*ROOT.glob("tests-integration/**/test_*.py"), *ROOT.glob("packages/*/tests/**/*.py")]
+    return any(name in test.read_text(encoding="utf-8") for test in tests)
+
+
 @pytest.mark.parametrize("fence", _FENCES, ids=[fence.where for fence in _FENCES])
 def test_every_block_is_run_or_marked_as_not_run(fence: Fence) -> None:
-    if fence.runs:
+    if fence.runs and fence.included and fence.language not in PYTHON | SHELL:
+        assert (ROOT / fence.included).is_file(), f"{fence.where}: no {fence.included}"
+        assert _tested_elsewhere(fence.included), (
+            f"{fence.where}: no test names {fence.included}, which this block includes: "
+            "run it in a test, or mark the block notest and say why"
+        )
+    elif fence.runs:
         assert fence.language in PYTHON | SHELL | {TEXT}, (
             f"{fence.where}: a ```{fence.language or '(no language)'} block is never run: "
             "make it ```text, or mark it ```LANGUAGE notest with a sentence before it "
@@ -129,7 +145,14 @@ def test_the_python_blocks_pass_mypy_strict(tmp_path: Path) -> None:
 # -- shell blocks ---------------------------------------------------------------------
 
 _EXAMPLE_PROJECT = {
-    "myproject/__init__.py": "",
+    "myproject/__init__.py": '''
+        """The factory the documentation's commands call as myproject:create_app(...)."""
+
+        def create_app(environment):
+            from myproject.wsgi import application
+
+            return application
+    ''',
     "myproject/wsgi.py": '''
         """The application the documentation's commands serve as myproject.wsgi:application."""
 
@@ -139,6 +162,7 @@ _EXAMPLE_PROJECT = {
     ''',
 }
 _STARTUP_TIMEOUT_S = 20.0
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _server_command(argv: list[str]) -> list[str] | None:
@@ -181,13 +205,13 @@ def _read_line(stream: subprocess.Popen[str], deadline: float) -> str:
     return stream.stdout.readline() if readable else ""
 
 
-def _serve_and_probe(command: list[str], cwd: Path) -> None:
+def _serve_and_probe(command: list[str], cwd: Path, env: dict[str, str]) -> None:
     """Start the server, wait for its ``port N`` line, make one request, stop it with
     SIGTERM and expect a clean exit."""
     argv, host = _on_loopback(command)
     errors = (cwd / "server.stderr").open("w+")
     process = subprocess.Popen(
-        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=errors, text=True, bufsize=1
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=errors, text=True, bufsize=1
     )
     try:
         deadline = time.monotonic() + _STARTUP_TIMEOUT_S
@@ -219,7 +243,13 @@ def _serve_and_probe(command: list[str], cwd: Path) -> None:
 
 def _run_command(argv: list[str], where: str) -> None:
     """Run one documented command: a server command serves one request on loopback,
-    then stops; asking the server for ``--help`` or ``--version`` prints and exits 0."""
+    then stops; asking the server for ``--help`` or ``--version`` prints and exits 0.
+    Leading ``NAME=value`` words set environment variables, as in a POSIX shell."""
+    env = dict(os.environ)
+    while argv and _ASSIGNMENT.match(argv[0]):
+        name, _, value = argv[0].partition("=")
+        env[name] = value
+        argv = argv[1:]
     server = _server_command(argv)
     assert server is not None, (
         f"{where}: no test runs {shlex.join(argv)!r}; fence its block notest and say in "
@@ -232,12 +262,12 @@ def _run_command(argv: list[str], where: str) -> None:
             (cwd / name).write_text(textwrap.dedent(text))
         if {"--help", "-h", "--version"} & set(server):
             result = subprocess.run(
-                server, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+                server, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
             )
             assert result.returncode == 0, result.stdout + result.stderr
             assert result.stdout
         else:
-            _serve_and_probe(server, cwd)
+            _serve_and_probe(server, cwd, env)
 
 
 @pytest.mark.parametrize(("fence", "command"), _COMMANDS)
