@@ -14,11 +14,11 @@ import os
 import re
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import tomllib
 from pathlib import Path
@@ -117,9 +117,14 @@ def test_every_block_is_run_or_marked_as_not_run(fence: Fence) -> None:
         )
 
 
-def test_the_python_blocks_pass_mypy_strict(tmp_path: Path) -> None:
+def test_the_python_blocks_pass_mypy_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One mypy run over every python block that pytest-markdown-docs runs, each block a
-    module of its own, with the workspace's settings; errors name the markdown line."""
+    module of its own, with the workspace's settings (and the example project, as when
+    the blocks run); errors name the markdown line."""
+    search_path = [str(_EXAMPLE_PROJECT.parent), *filter(None, [os.environ.get("MYPYPATH")])]
+    monkeypatch.setenv("MYPYPATH", os.pathsep.join(search_path))
     sources: dict[str, str] = {}
     for path in markdown_files():
         for _, source in python_blocks(path):
@@ -144,24 +149,10 @@ def test_the_python_blocks_pass_mypy_strict(tmp_path: Path) -> None:
 
 # -- shell blocks ---------------------------------------------------------------------
 
-_EXAMPLE_PROJECT = {
-    "myproject/__init__.py": '''
-        """The factory the documentation's commands call as myproject:create_app(...)."""
-
-        def create_app(environment):
-            from myproject.wsgi import application
-
-            return application
-    ''',
-    "myproject/wsgi.py": '''
-        """The application the documentation's commands serve as myproject.wsgi:application."""
-
-        def application(environ, start_response):
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"myproject\\n"]
-    ''',
-}
+# The example project the documentation names (myproject.wsgi:application, ...).
+_EXAMPLE_PROJECT = ROOT / "tools/docs/example/myproject"
 _STARTUP_TIMEOUT_S = 20.0
+_NO_CACHE = shutil.ignore_patterns("__pycache__")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -257,9 +248,7 @@ def _run_command(argv: list[str], where: str) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="doc-command-") as tmp:
         cwd = Path(tmp)
-        for name, text in _EXAMPLE_PROJECT.items():
-            (cwd / name).parent.mkdir(exist_ok=True)
-            (cwd / name).write_text(textwrap.dedent(text))
+        shutil.copytree(_EXAMPLE_PROJECT, cwd / "myproject", ignore=_NO_CACHE)
         if {"--help", "-h", "--version"} & set(server):
             result = subprocess.run(
                 server, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
