@@ -16,6 +16,7 @@ import select
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -168,26 +169,36 @@ def _server_command(argv: list[str]) -> list[str] | None:
     return None
 
 
-def _on_loopback(argv: list[str]) -> tuple[list[str], str]:
-    """*argv* with its address moved to loopback and its port to 0 (any free port):
-    tests never listen on other interfaces nor on fixed ports. Returns the new argv and
-    the host it binds."""
+def _on_loopback(argv: list[str], cwd: Path) -> list[str]:
+    """*argv* with every address it listens on moved to loopback, port 0 (any free
+    port), or a Unix socket in *cwd*: tests never listen on other interfaces nor on
+    fixed ports or paths."""
     out: list[str] = []
-    host = "127.0.0.1"
+    listens = False
     args = iter(argv)
     for arg in args:
-        name, equals, value = arg.partition("=")
-        if name not in ("--host", "--port"):
+        name, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name not in ("--host", "--port", "--bind", "-b", "--uds", "--fd"):
             out.append(arg)
             continue
         if not equals:
             value = next(args)
+        if name == "--fd" or value.startswith("fd://"):
+            pytest.fail(f"{shlex.join(argv)}: an inherited socket cannot be passed here")
         if name == "--host":
-            host = value = "::1" if ":" in value else "127.0.0.1"
-        out += [name, value if name == "--host" else "0"]
-    if "--port" not in out:
+            value = "::1" if ":" in value else "127.0.0.1"
+        elif name == "--port":
+            value = "0"
+        elif name == "--uds" or value.startswith("unix:"):
+            socket_path = cwd / f"server-{len(out)}.sock"
+            value = str(socket_path) if name == "--uds" else f"unix:{socket_path}"
+        else:  # --bind HOST:PORT or [IPV6]:PORT
+            value = "[::1]:0" if value.startswith("[") else "127.0.0.1:0"
+        listens = listens or name in ("--bind", "-b", "--uds")
+        out += [name, value]
+    if not listens and "--port" not in out:
         out += ["--port", "0"]
-    return out, host
+    return out
 
 
 def _read_line(stream: subprocess.Popen[str], deadline: float) -> str:
@@ -196,30 +207,48 @@ def _read_line(stream: subprocess.Popen[str], deadline: float) -> str:
     return stream.stdout.readline() if readable else ""
 
 
+# The first address of the "Serving HTTP on 127.0.0.1 port 8000, unix:/path ..." line.
+_SERVING = re.compile(
+    r"Serving HTTP on (?:(?P<host>[^\s,]+) port (?P<port>\d+)|unix:(?P<path>[^\s,]+))"
+)
+
+
+def _get(where: re.Match[str]) -> tuple[int, bytes]:
+    """``GET /`` at the address *where* names; the status and the body."""
+    if where["path"]:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.settimeout(10)
+            client.connect(where["path"])
+            client.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            reply = b"".join(iter(lambda: client.recv(65536), b""))
+        head, _, body = reply.partition(b"\r\n\r\n")
+        return int(head.split(b" ", 2)[1]), body
+    connection = http.client.HTTPConnection(where["host"], int(where["port"]), timeout=10)
+    try:
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def _serve_and_probe(command: list[str], cwd: Path, env: dict[str, str]) -> None:
-    """Start the server, wait for its ``port N`` line, make one request, stop it with
-    SIGTERM and expect a clean exit."""
-    argv, host = _on_loopback(command)
+    """Start the server on loopback, wait for its ``Serving HTTP on ...`` line, make one
+    request to the first address it names, stop it with SIGTERM, expect a clean exit."""
+    argv = _on_loopback(command, cwd)
     errors = (cwd / "server.stderr").open("w+")
     process = subprocess.Popen(
         argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=errors, text=True, bufsize=1
     )
     try:
         deadline = time.monotonic() + _STARTUP_TIMEOUT_S
-        line = ""
-        while process.poll() is None and time.monotonic() < deadline:
-            line = _read_line(process, deadline)
-            if re.search(r"\bport \d+", line):
-                break
-        bound = re.search(r"\bport (\d+)", line)
+        serving = None
+        while serving is None and process.poll() is None and time.monotonic() < deadline:
+            serving = _SERVING.search(_read_line(process, deadline))
         errors.seek(0)
-        assert bound, f"no 'port N' line from {argv}: {line!r}\n{errors.read()}"
-        connection = http.client.HTTPConnection(host, int(bound[1]), timeout=10)
-        connection.request("GET", "/")
-        response = connection.getresponse()
-        body = response.read()
-        connection.close()
-        assert response.status == 200, (response.status, body[:200])
+        assert serving, f"no 'Serving HTTP on' line from {argv}\n{errors.read()}"
+        status, body = _get(serving)
+        assert status == 200, (status, body[:200])
         assert body
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
