@@ -158,13 +158,14 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _server_command(argv: list[str]) -> list[str] | None:
-    """The command that starts the server as *argv* does, run by this interpreter, or
-    ``None`` when *argv* does not start the server."""
+    """The command that starts a server as *argv* does, run from this interpreter's
+    environment, or ``None`` when *argv* does not start one: ``python -m
+    wsgi_simple_server``, the ``wsgi-simple-server`` console script, ``gunicorn``."""
     if argv[:3] == ["python", "-m", "wsgi_simple_server"]:
         return [sys.executable, *argv[1:]]
-    if argv[:1] == ["wsgi-simple-server"]:
-        script = Path(sys.executable).parent / "wsgi-simple-server"
-        assert script.exists(), f"the console script is not installed beside {sys.executable}"
+    if argv[:1] in (["wsgi-simple-server"], ["gunicorn"]):
+        script = Path(sys.executable).parent / argv[0]
+        assert script.exists(), f"{argv[0]} is not installed beside {sys.executable}"
         return [str(script), *argv[1:]]
     return None
 
@@ -196,26 +197,47 @@ def _on_loopback(argv: list[str], cwd: Path) -> list[str]:
             value = "[::1]:0" if value.startswith("[") else "127.0.0.1:0"
         listens = listens or name in ("--bind", "-b", "--uds")
         out += [name, value]
-    if not listens and "--port" not in out:
+    if Path(argv[0]).name == "gunicorn":
+        if not listens:
+            out += ["--bind", "127.0.0.1:0"]
+    elif not listens and "--port" not in out:
         out += ["--port", "0"]
     return out
 
 
-def _read_line(stream: subprocess.Popen[str], deadline: float) -> str:
-    assert stream.stdout is not None
-    readable, _, _ = select.select([stream.stdout], [], [], max(0.0, deadline - time.monotonic()))
-    return stream.stdout.readline() if readable else ""
-
-
-# The first address of the "Serving HTTP on 127.0.0.1 port 8000, unix:/path ..." line.
+# The first address a server names once it listens: "Serving HTTP on 127.0.0.1 port
+# 8000, unix:/path ..." (wsgi_simple_server, on stdout), "Listening at:
+# http://127.0.0.1:8000" or "Listening at: unix:/path" (gunicorn, on stderr).
 _SERVING = re.compile(
     r"Serving HTTP on (?:(?P<host>[^\s,]+) port (?P<port>\d+)|unix:(?P<path>[^\s,]+))"
+    r"|Listening at: (?:http://\[?(?P<host2>[^\s\]]+?)\]?:(?P<port2>\d+)|unix:(?P<path2>\S+))"
 )
 
 
-def _get(where: re.Match[str]) -> tuple[int, bytes]:
+def _wait_for_address(process: subprocess.Popen[str], deadline: float) -> dict[str, str]:
+    """Read the server's stdout and stderr until it names the address it listens on;
+    return ``host`` and ``port``, or ``path`` (a Unix socket). Raises AssertionError
+    with what it printed when it exits or the deadline passes first."""
+    assert process.stdout is not None
+    assert process.stderr is not None
+    printed = ""
+    streams = [process.stdout, process.stderr]
+    while streams and time.monotonic() < deadline:
+        readable, _, _ = select.select(streams, [], [], max(0.0, deadline - time.monotonic()))
+        for stream in readable:
+            line = stream.readline()
+            if not line:
+                streams.remove(stream)
+            printed += line
+            found = _SERVING.search(line)
+            if found:
+                return {k.rstrip("2"): v for k, v in found.groupdict().items() if v}
+    raise AssertionError(f"no address named by {process.args!r}:\n{printed}")
+
+
+def _get(where: dict[str, str]) -> tuple[int, bytes]:
     """``GET /`` at the address *where* names; the status and the body."""
-    if where["path"]:
+    if "path" in where:
         with socket.socket(socket.AF_UNIX) as client:
             client.settimeout(10)
             client.connect(where["path"])
@@ -233,32 +255,24 @@ def _get(where: re.Match[str]) -> tuple[int, bytes]:
 
 
 def _serve_and_probe(command: list[str], cwd: Path, env: dict[str, str]) -> None:
-    """Start the server on loopback, wait for its ``Serving HTTP on ...`` line, make one
-    request to the first address it names, stop it with SIGTERM, expect a clean exit."""
+    """Start the server on loopback, wait until it names the address it listens on,
+    make one request there, stop it with SIGTERM and expect a clean exit."""
     argv = _on_loopback(command, cwd)
-    errors = (cwd / "server.stderr").open("w+")
     process = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=errors, text=True, bufsize=1
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
-        serving = None
-        while serving is None and process.poll() is None and time.monotonic() < deadline:
-            serving = _SERVING.search(_read_line(process, deadline))
-        errors.seek(0)
-        assert serving, f"no 'Serving HTTP on' line from {argv}\n{errors.read()}"
-        status, body = _get(serving)
+        where = _wait_for_address(process, time.monotonic() + _STARTUP_TIMEOUT_S)
+        status, body = _get(where)
         assert status == 200, (status, body[:200])
         assert body
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, out + err
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
-        errors.close()
+        process.communicate()
 
 
 def _run_command(argv: list[str], where: str) -> None:
