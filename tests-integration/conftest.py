@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from check_install_alone import build_wheels, fresh_env
+from workspace_dists import build_wheels, fresh_env
 
 
 @pytest.fixture(scope="session")
