@@ -579,3 +579,53 @@ def test_bytes_after_a_signature_never_crash_the_parser(tail: bytes) -> None:
     for prefix in (V2_SIGNATURE, b"PROXY TCP4 ", b"PROXY UNKNOWN"):
         with contextlib.suppress(ProxyProtocolError):
             parse_proxy_header(prefix + tail)
+
+
+# -- what a client writes left of its own address -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "junk, 198.51.100.7",  # nginx's $proxy_add_x_forwarded_for appends to the client's
+        "1.2.3.4:99999, 198.51.100.7, 10.0.0.3",
+        "[zz::1], 198.51.100.7,10.0.0.3",
+        "fe80::1%eth0 , 198.51.100.7",
+    ],
+)
+def test_a_clients_junk_left_of_its_address_does_not_hide_it(value: str) -> None:
+    # Ignoring the whole list would leave REMOTE_ADDR the proxy's (127.0.0.1): a
+    # client could pass for a local one, or hide its address, with one bad entry.
+    env = environ(HTTP_X_FORWARDED_FOR=value, HTTP_X_FORWARDED_PROTO="https")
+    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+    assert env["REMOTE_ADDR"] == "198.51.100.7"
+    assert env["wsgi.url_scheme"] == "https"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "for=junk, for=198.51.100.7;proto=https",
+        "for=6.6.6.6;proto=gopher, for=198.51.100.7;proto=https, for=10.0.0.3",
+        'for="[zz::1]";host="a/b", for=198.51.100.7;proto=https',
+    ],
+)
+def test_a_clients_junk_element_left_of_its_own_does_not_hide_it(value: str) -> None:
+    env = environ(HTTP_FORWARDED=value)
+    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+    assert env["REMOTE_ADDR"] == "198.51.100.7"
+    assert env["wsgi.url_scheme"] == "https"
+
+
+def test_junk_a_trusted_proxy_wrote_still_voids_the_field() -> None:
+    # The walk reads the entries of the trusted proxies: those must be addresses.
+    for fields in (
+        {"HTTP_X_FORWARDED_FOR": "198.51.100.7, junk, 10.0.0.3"},
+        {"HTTP_FORWARDED": "for=198.51.100.7, for=10.0.0.3;proto=gopher"},
+    ):
+        env = environ(**fields)
+        before = dict(env)
+        apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+        assert env == before
+    # Under "*" every entry is walked to the left-most, so every one must parse.
+    assert parse_x_forwarded(TrustedPeers("*"), "junk, 198.51.100.7") is None
