@@ -629,3 +629,21 @@ def test_junk_a_trusted_proxy_wrote_still_voids_the_field() -> None:
         assert env == before
     # Under "*" every entry is walked to the left-most, so every one must parse.
     assert parse_x_forwarded(TrustedPeers("*"), "junk, 198.51.100.7") is None
+
+
+def test_link_local_peers_with_a_zone_and_mapped_networks_are_matched() -> None:
+    # accept() gives a link-local IPv6 peer's address with its zone.
+    assert "fe80::1%eth0" in TrustedPeers("fe80::1")
+    assert TrustedPeers("fe80::1%eth0").trusts_peer(("fe80::1%eth0", 5000, 0, 2))
+    assert "fe80::2%eth0" not in TrustedPeers("fe80::1")
+    # A dual-stack socket's IPv4 peer is matched as IPv4, in an IPv4-mapped network too.
+    assert "::ffff:10.0.0.1" in TrustedPeers("::ffff:10.0.0.0/104")
+    assert "10.0.0.1" in TrustedPeers("::ffff:10.0.0.0/104")
+    assert "10.1.0.1" not in TrustedPeers("::ffff:10.0.0.0/112")
+    assert "::1" not in TrustedPeers("::ffff:10.0.0.0/104")
+
+
+@pytest.mark.parametrize("line", [b"PROXY UNKNOWNX\r\n", b"PROXY UNKNOWN6 1 2\r\n"])
+def test_v1_unknown_is_a_whole_word(line: bytes) -> None:
+    with pytest.raises(ProxyProtocolError):
+        parse_proxy_header(line)

@@ -57,7 +57,8 @@ class TrustedPeers:
     that is not a host and port pair) is always trusted, as gunicorn does: only a
     process on the same host can connect to one, and the socket file's permissions
     say which. An IPv4 peer seen on a dual-stack socket (``::ffff:10.1.2.3``) is
-    matched as the IPv4 address it is.
+    matched as the IPv4 address it is (an entry in ``::ffff:0:0/96`` as IPv4 too),
+    and a link-local IPv6 peer without its zone (``fe80::1%eth0`` as ``fe80::1``).
 
     Raise ``ValueError`` for an entry that is neither an address, a network nor ``*``.
     """
@@ -77,7 +78,7 @@ class TrustedPeers:
                 self.everyone = True
             elif "/" in entry:
                 try:
-                    networks.append(ipaddress.ip_network(entry, strict=False))
+                    networks.append(_unmapped(ipaddress.ip_network(entry, strict=False)))
                 except ValueError:
                     raise ValueError(f"not an IP network: {entry!r} in {spec!r}") from None
             else:
@@ -129,6 +130,8 @@ def trusted_peers(spec: str) -> TrustedPeers:
 def _ip(text: str) -> IPAddress | None:
     """The IP address *text* names (IPv4-mapped IPv6 as IPv4), or None.
 
+    An IPv6 zone (``fe80::1%eth0``, RFC 4007 section 11, as ``accept()`` gives a
+    link-local peer's address) is dropped: the address is the same on any link.
     Cached: parsing an address costs microseconds, and a server sees the same few
     proxies and clients again and again.
     """
@@ -136,9 +139,24 @@ def _ip(text: str) -> IPAddress | None:
         address = ipaddress.ip_address(text)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.scope_id is not None:
+            return ipaddress.IPv6Address(text.split("%", 1)[0])
     return address
+
+
+def _unmapped(network: IPNetwork) -> IPNetwork:
+    """*network*, as the IPv4 network it is when inside ``::ffff:0:0/96`` (peers there
+    are matched as IPv4 addresses, see ``_ip``)."""
+    if (
+        isinstance(network, ipaddress.IPv6Network)
+        and network.prefixlen >= 96
+        and (first := network.network_address.ipv4_mapped) is not None
+    ):
+        return ipaddress.IPv4Network((first, network.prefixlen - 96))
+    return network
 
 
 # -- the grammar (RFC 7239, RFC 9110) -------------------------------------------------
@@ -536,7 +554,7 @@ _V1_LINE = re.compile(
     rb"PROXY (?P<family>TCP4|TCP6) (?P<src>[0-9A-Fa-f.:]+) (?P<dst>[0-9A-Fa-f.:]+) "
     rb"(?P<sport>" + _V1_PORT + rb") (?P<dport>" + _V1_PORT + rb")\r\n"
 )
-_V1_UNKNOWN = re.compile(rb"PROXY UNKNOWN[^\r\n]*\r\n")
+_V1_UNKNOWN = re.compile(rb"PROXY UNKNOWN(?: [^\r\n]*)?\r\n")
 # Section 2.2: the address block of each family (AF_INET, AF_INET6, AF_UNIX).
 _V2_ADDRESSES = {0x1: ("!4s4sHH", 12), 0x2: ("!16s16sHH", 36), 0x3: ("!108s108s", 216)}
 
