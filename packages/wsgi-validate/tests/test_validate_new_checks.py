@@ -309,7 +309,8 @@ def reader(*reads: tuple[str, int | None]) -> Any:
         ((("read", 10),), "asked for 10 bytes with 5 left"),
         ((("read", 3), ("read", 3)), "asked for 3 bytes with 2 left"),
         ((("read", 5), ("read", 1)), "asked for 1 bytes with 0 left"),
-        ((("readline", 6),), "asked for 6 bytes with 5 left"),
+        ((("read", 5), ("readline", 6)), "asked for 6 bytes with 0 left"),
+        ((("readline", None), ("readline", 1)), "asked for 1 bytes with 0 left"),
     ],
 )
 def test_reading_wsgi_input_past_content_length_is_refused(
@@ -326,6 +327,8 @@ def test_reading_wsgi_input_past_content_length_is_refused(
         (("read", 5),),
         (("read", 3), ("read", 2), ("read", 0)),
         (("readline", 5),),
+        (("readline", 6),),  # a limit on the line, not a demand for 6 bytes
+        (("readline", 65536),),
         (("readline", None), ("readline", None)),
         (("readlines", None),),
         (("readlines", 100),),
@@ -662,3 +665,24 @@ def test_a_server_may_test_its_response_against_the_file_wrapper_with_isinstance
     environ = kit.make_environ()
     environ["wsgi.file_wrapper"] = plain
     assert kit.FakeServer().run(validator(app_with_function), environ).body == b"file"
+
+
+def test_cgi_field_storage_reads_a_multipart_body_as_under_wsgiref(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    # The stdlib's own form parser (Python 3.12 and older) reads with readline(65536).
+    cgi = pytest.importorskip("cgi")
+    body = (
+        b'--XX\r\nContent-Disposition: form-data; name="name"\r\n\r\nbob\r\n'
+        b'--XX\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nhello\r\n--XX--\r\n"
+    )
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        form = cgi.FieldStorage(fp=environ["wsgi.input"], environ=environ)
+        start_response("200 OK", [CT])
+        return [form.getfirst("name").encode(), b" ", form["f"].value]
+
+    environ = kit.make_environ(body, CONTENT_TYPE="multipart/form-data; boundary=XX")
+    environ["REQUEST_METHOD"] = "POST"
+    assert run(app, environ).body == b"bob hello"
