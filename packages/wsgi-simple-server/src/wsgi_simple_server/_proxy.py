@@ -381,7 +381,7 @@ def parse_x_forwarded(
     appends to it is still found). ``X-Forwarded-Proto`` is
     ``http``, ``https``, ``ws`` or ``wss`` (the right-most of a list: the nearest
     proxy's); ``X-Forwarded-Host`` a Host value; ``X-Forwarded-Port`` a port number.
-    Return None if any given value is malformed: then nothing is applied. Never raises.
+    Return None if a value read is malformed: then nothing is applied. Never raises.
     """
     result: dict[str, object] = {}
     if forwarded_for is not None:
