@@ -216,6 +216,27 @@ def test_nginx_terminates_tls_and_forwards_x_forwarded_over_tcp(
     assert seen["uri"] == f"https://{HOST}:{port}/p?q=1"
 
 
+def test_a_clients_own_forwarding_fields_through_the_x_forwarded_setup_are_not_believed(
+    deployment: Deployment, get: Any
+) -> None:
+    # nginx passes on any field it is not told to set: a client's own Forwarded would
+    # win over the X-Forwarded-* fields, its X-Forwarded-Host set the public host.
+    port = deployment.x_forwarded
+    seen = get(
+        deployment,
+        port,
+        {
+            "Forwarded": "for=127.0.0.1;proto=http;host=evil.example",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-For": "junk",  # nginx appends to it: the walk still finds the client
+        },
+    )
+    assert seen["REMOTE_ADDR"] == CLIENT_ADDRESS
+    assert seen["HTTP_FORWARDED"] is None
+    assert seen["wsgi.url_scheme"] == "https"
+    assert seen["uri"] == f"https://{HOST}:{port}/p?q=1"
+
+
 def test_nginx_forwards_rfc_7239_forwarded_over_a_unix_socket(
     deployment: Deployment, get: Any
 ) -> None:

@@ -579,3 +579,71 @@ def test_bytes_after_a_signature_never_crash_the_parser(tail: bytes) -> None:
     for prefix in (V2_SIGNATURE, b"PROXY TCP4 ", b"PROXY UNKNOWN"):
         with contextlib.suppress(ProxyProtocolError):
             parse_proxy_header(prefix + tail)
+
+
+# -- what a client writes left of its own address -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "junk, 198.51.100.7",  # nginx's $proxy_add_x_forwarded_for appends to the client's
+        "1.2.3.4:99999, 198.51.100.7, 10.0.0.3",
+        "[zz::1], 198.51.100.7,10.0.0.3",
+        "fe80::1%eth0 , 198.51.100.7",
+    ],
+)
+def test_a_clients_junk_left_of_its_address_does_not_hide_it(value: str) -> None:
+    # Ignoring the whole list would leave REMOTE_ADDR the proxy's (127.0.0.1): a
+    # client could pass for a local one, or hide its address, with one bad entry.
+    env = environ(HTTP_X_FORWARDED_FOR=value, HTTP_X_FORWARDED_PROTO="https")
+    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+    assert env["REMOTE_ADDR"] == "198.51.100.7"
+    assert env["wsgi.url_scheme"] == "https"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "for=junk, for=198.51.100.7;proto=https",
+        "for=6.6.6.6;proto=gopher, for=198.51.100.7;proto=https, for=10.0.0.3",
+        'for="[zz::1]";host="a/b", for=198.51.100.7;proto=https',
+    ],
+)
+def test_a_clients_junk_element_left_of_its_own_does_not_hide_it(value: str) -> None:
+    env = environ(HTTP_FORWARDED=value)
+    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+    assert env["REMOTE_ADDR"] == "198.51.100.7"
+    assert env["wsgi.url_scheme"] == "https"
+
+
+def test_junk_a_trusted_proxy_wrote_still_voids_the_field() -> None:
+    # The walk reads the entries of the trusted proxies: those must be addresses.
+    for fields in (
+        {"HTTP_X_FORWARDED_FOR": "198.51.100.7, junk, 10.0.0.3"},
+        {"HTTP_FORWARDED": "for=198.51.100.7, for=10.0.0.3;proto=gopher"},
+    ):
+        env = environ(**fields)
+        before = dict(env)
+        apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+        assert env == before
+    # Under "*" every entry is walked to the left-most, so every one must parse.
+    assert parse_x_forwarded(TrustedPeers("*"), "junk, 198.51.100.7") is None
+
+
+def test_link_local_peers_with_a_zone_and_mapped_networks_are_matched() -> None:
+    # accept() gives a link-local IPv6 peer's address with its zone.
+    assert "fe80::1%eth0" in TrustedPeers("fe80::1")
+    assert TrustedPeers("fe80::1%eth0").trusts_peer(("fe80::1%eth0", 5000, 0, 2))
+    assert "fe80::2%eth0" not in TrustedPeers("fe80::1")
+    # A dual-stack socket's IPv4 peer is matched as IPv4, in an IPv4-mapped network too.
+    assert "::ffff:10.0.0.1" in TrustedPeers("::ffff:10.0.0.0/104")
+    assert "10.0.0.1" in TrustedPeers("::ffff:10.0.0.0/104")
+    assert "10.1.0.1" not in TrustedPeers("::ffff:10.0.0.0/112")
+    assert "::1" not in TrustedPeers("::ffff:10.0.0.0/104")
+
+
+@pytest.mark.parametrize("line", [b"PROXY UNKNOWNX\r\n", b"PROXY UNKNOWN6 1 2\r\n"])
+def test_v1_unknown_is_a_whole_word(line: bytes) -> None:
+    with pytest.raises(ProxyProtocolError):
+        parse_proxy_header(line)

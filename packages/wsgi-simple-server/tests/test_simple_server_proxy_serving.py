@@ -187,6 +187,13 @@ def test_malformed_forwarding_is_ignored_not_a_500(path: str) -> None:
     assert seen["wsgi.url_scheme"] == "http"
 
 
+def test_a_clients_junk_before_its_address_does_not_make_it_local(path: str) -> None:
+    # nginx's $proxy_add_x_forwarded_for appends the client's address to what it sent.
+    with serving(path, QUIET) as server, connect(server) as sock:
+        seen = ask(sock, GET + b"X-Forwarded-For: junk, 203.0.113.5\r\n\r\n")
+    assert seen["REMOTE_ADDR"] == "203.0.113.5"
+
+
 def proxy_v1(src: str = "203.0.113.9", sport: int = 51000) -> bytes:
     family = "TCP6" if ":" in src else "TCP4"
     dst = "::1" if ":" in src else "127.0.0.1"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from wsgi_util import FileWrapper
 from wsgi_util.types import StartResponse, WSGIEnvironment
-from wsgi_validate import RULES, ValidationReport, validator
+from wsgi_validate import RULES, ValidationReport, WSGIWarning, validator
 
 if TYPE_CHECKING:
     from conftest import Kit, Runner
@@ -237,14 +237,18 @@ def test_quoted_entity_tag_is_accepted(run: "Runner", kit: "type[Kit]", etag: st
 
 
 @pytest.mark.parametrize("etag", ["abc", 'w/"abc"', '"abc', "W/abc", '"a"b"', '"a b"', 'W/ "a"'])
-def test_etag_that_is_not_an_entity_tag_is_refused(
+def test_etag_that_is_not_an_entity_tag_is_a_warning(
     run: "Runner", kit: "type[Kit]", etag: str
 ) -> None:
-    with pytest.raises(AssertionError) as info:
-        run(kit.app_with(headers=[("Content-Type", "text/plain"), ("etag", etag)]))
-    assert str(info.value) == (
+    # A warning, not an error: the application breaks no WSGI rule, the server passes
+    # the field on, and wsgiref.validate lets it through (Bottle's static_file sends
+    # its ETag unquoted: it must keep running under the validator, as a drop-in).
+    message = (
         f"ETag header is not an entity-tag (a quoted string, optionally prefixed by W/): {etag!r}"
     )
+    with pytest.warns(WSGIWarning) as caught:
+        run(kit.app_with(headers=[("Content-Type", "text/plain"), ("etag", etag)]))
+    assert message in [str(warning.message) for warning in caught]
 
 
 @pytest.mark.parametrize("version", [(1, 1), (2, 0), (1,)])
@@ -256,20 +260,23 @@ def test_wsgi_version_other_than_1_0_is_refused(
     assert str(info.value) == f"wsgi.version should be (1, 0), not {version!r}"
 
 
-def test_body_on_a_head_response_is_refused(run: "Runner", kit: "type[Kit]") -> None:
-    with pytest.raises(AssertionError) as info:
-        run(kit.app_with(), kit.make_environ(REQUEST_METHOD="HEAD"))
-    assert str(info.value) == (
+def test_body_on_a_head_response_is_a_warning(run: "Runner", kit: "type[Kit]") -> None:
+    # RFC 9110 §9.3.2 binds the server, which drops the body (wsgiref's users, Django
+    # among them, rely on it): a warning, never an error that a drop-in would add.
+    message = (
         "The response to a HEAD request must not have a body, but the application produced 5 bytes"
     )
+    with pytest.warns(WSGIWarning) as caught:
+        run(kit.app_with(), kit.make_environ(REQUEST_METHOD="HEAD"))
+    assert message in [str(warning.message) for warning in caught]
 
 
-def test_body_written_on_a_head_response_is_refused(run: "Runner", kit: "type[Kit]") -> None:
+def test_body_written_on_a_head_response_is_a_warning(run: "Runner", kit: "type[Kit]") -> None:
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [CT])(b"data")
         return []
 
-    with pytest.raises(AssertionError, match="HEAD request must not have a body"):
+    with pytest.warns(WSGIWarning, match="HEAD request must not have a body"):
         run(app, kit.make_environ(REQUEST_METHOD="HEAD"))
 
 
@@ -302,7 +309,8 @@ def reader(*reads: tuple[str, int | None]) -> Any:
         ((("read", 10),), "asked for 10 bytes with 5 left"),
         ((("read", 3), ("read", 3)), "asked for 3 bytes with 2 left"),
         ((("read", 5), ("read", 1)), "asked for 1 bytes with 0 left"),
-        ((("readline", 6),), "asked for 6 bytes with 5 left"),
+        ((("read", 5), ("readline", 6)), "asked for 6 bytes with 0 left"),
+        ((("readline", None), ("readline", 1)), "asked for 1 bytes with 0 left"),
     ],
 )
 def test_reading_wsgi_input_past_content_length_is_refused(
@@ -319,6 +327,8 @@ def test_reading_wsgi_input_past_content_length_is_refused(
         (("read", 5),),
         (("read", 3), ("read", 2), ("read", 0)),
         (("readline", 5),),
+        (("readline", 6),),  # a limit on the line, not a demand for 6 bytes
+        (("readline", 65536),),
         (("readline", None), ("readline", None)),
         (("readlines", None),),
         (("readlines", 100),),
@@ -655,3 +665,24 @@ def test_a_server_may_test_its_response_against_the_file_wrapper_with_isinstance
     environ = kit.make_environ()
     environ["wsgi.file_wrapper"] = plain
     assert kit.FakeServer().run(validator(app_with_function), environ).body == b"file"
+
+
+def test_cgi_field_storage_reads_a_multipart_body_as_under_wsgiref(
+    run: "Runner", kit: "type[Kit]"
+) -> None:
+    # The stdlib's own form parser (Python 3.12 and older) reads with readline(65536).
+    cgi = pytest.importorskip("cgi")
+    body = (
+        b'--XX\r\nContent-Disposition: form-data; name="name"\r\n\r\nbob\r\n'
+        b'--XX\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nhello\r\n--XX--\r\n"
+    )
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        form = cgi.FieldStorage(fp=environ["wsgi.input"], environ=environ)
+        start_response("200 OK", [CT])
+        return [form.getfirst("name").encode(), b" ", form["f"].value]
+
+    environ = kit.make_environ(body, CONTENT_TYPE="multipart/form-data; boundary=XX")
+    environ["REQUEST_METHOD"] = "POST"
+    assert run(app, environ).body == b"bob hello"

@@ -305,7 +305,8 @@ CASES: dict[str, Case] = {
     "input-past-content-length": Case("input-past-content-length",
                                       doing(lambda e, w: e["wsgi.input"].read(100)), body=b"x"),
     "input-past-content-length:readline": Case(
-        "input-past-content-length", doing(lambda e, w: e["wsgi.input"].readline(100)),
+        "input-past-content-length",
+        doing(lambda e, w: (e["wsgi.input"].readline(100), e["wsgi.input"].readline(100))),
         body=b"x"),
     "input-read-semantics": Case("input-read-semantics",
                                  doing(lambda e, w: e["wsgi.input"].read(4)),

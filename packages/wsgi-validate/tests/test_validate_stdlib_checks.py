@@ -677,3 +677,23 @@ def test_property_every_stdlib_verdict_on_an_environ_is_ours_too(changes: dict[s
         assert {v.rule for v in report.errors} <= _ADDED, (stdlib, ours)
     else:
         assert ours == stdlib
+
+
+# -- the public check_* functions and PEP 3333's ISO-8859-1 -----------------------------
+
+
+@pytest.mark.parametrize("status", ["200 \u2603", "200 O\u0100K", "200 \U0001f600", "200 \udc80"])
+def test_check_status_refuses_what_is_not_iso_8859_1(status: str) -> None:
+    # PEP 3333 §Unicode Issues: a fatal error in every mode, the stdlib's API included.
+    with pytest.raises(AssertionError, match="not ISO-8859-1"):
+        wsgi_validate.check_status(status)
+    wsgi_validate.check_status("200 Tr\xe8s bien")  # ISO-8859-1 is fine
+
+
+@pytest.mark.parametrize(
+    "header", [("X-A", "\u0100"), ("X-A", "a\u2028b"), ("X-A", "\U0001f600"), ("X-\u0100", "a")]
+)
+def test_check_headers_refuses_what_is_not_iso_8859_1(header: tuple[str, str]) -> None:
+    with pytest.raises(AssertionError):
+        wsgi_validate.check_headers([("Content-Type", "text/plain"), header])
+    wsgi_validate.check_headers([("Content-Type", "text/plain"), ("X-A", "caf\xe9 \x85")])

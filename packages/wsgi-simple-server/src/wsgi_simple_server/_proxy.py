@@ -57,7 +57,8 @@ class TrustedPeers:
     that is not a host and port pair) is always trusted, as gunicorn does: only a
     process on the same host can connect to one, and the socket file's permissions
     say which. An IPv4 peer seen on a dual-stack socket (``::ffff:10.1.2.3``) is
-    matched as the IPv4 address it is.
+    matched as the IPv4 address it is (an entry in ``::ffff:0:0/96`` as IPv4 too),
+    and a link-local IPv6 peer without its zone (``fe80::1%eth0`` as ``fe80::1``).
 
     Raise ``ValueError`` for an entry that is neither an address, a network nor ``*``.
     """
@@ -77,7 +78,7 @@ class TrustedPeers:
                 self.everyone = True
             elif "/" in entry:
                 try:
-                    networks.append(ipaddress.ip_network(entry, strict=False))
+                    networks.append(_unmapped(ipaddress.ip_network(entry, strict=False)))
                 except ValueError:
                     raise ValueError(f"not an IP network: {entry!r} in {spec!r}") from None
             else:
@@ -129,6 +130,8 @@ def trusted_peers(spec: str) -> TrustedPeers:
 def _ip(text: str) -> IPAddress | None:
     """The IP address *text* names (IPv4-mapped IPv6 as IPv4), or None.
 
+    An IPv6 zone (``fe80::1%eth0``, RFC 4007 section 11, as ``accept()`` gives a
+    link-local peer's address) is dropped: the address is the same on any link.
     Cached: parsing an address costs microseconds, and a server sees the same few
     proxies and clients again and again.
     """
@@ -136,9 +139,24 @@ def _ip(text: str) -> IPAddress | None:
         address = ipaddress.ip_address(text)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.scope_id is not None:
+            return ipaddress.IPv6Address(text.split("%", 1)[0])
     return address
+
+
+def _unmapped(network: IPNetwork) -> IPNetwork:
+    """*network*, as the IPv4 network it is when inside ``::ffff:0:0/96`` (peers there
+    are matched as IPv4 addresses, see ``_ip``)."""
+    if (
+        isinstance(network, ipaddress.IPv6Network)
+        and network.prefixlen >= 96
+        and (first := network.network_address.ipv4_mapped) is not None
+    ):
+        return ipaddress.IPv4Network((first, network.prefixlen - 96))
+    return network
 
 
 # -- the grammar (RFC 7239, RFC 9110) -------------------------------------------------
@@ -294,14 +312,19 @@ def _resolve_forwarded(value: str, trusted: TrustedPeers) -> Forwarding | None:
     ``for`` names a trusted peer, that peer was a proxy, and the element to its left
     tells of the hop before. The first element whose ``for`` is not trusted (or the
     left-most one, if all are) describes the client's own request: its ``for``, its
-    ``proto`` and its ``host``. Every element must be well formed, and its ``for``,
-    ``proto`` and ``host`` valid, or nothing is taken from the field.
+    ``proto`` and its ``host``. The field must follow the grammar, and the ``for``,
+    ``proto`` and ``host`` of each element walked (the ones the trusted proxies wrote,
+    and the one found) must be valid, or nothing is taken from the field. The
+    elements left of the one found are the client's own words: they are not read, so
+    a client cannot make the field ignored (and ``REMOTE_ADDR`` stay the proxy's) by
+    sending a malformed one that a proxy then appends to.
     """
     elements = parse_forwarded(value)
     if elements is None:
         return None
-    nodes: list[tuple[str | None, int | None] | None] = []
-    for element in elements:
+    element: dict[str, str] = {}
+    node: tuple[str | None, int | None] | None = None
+    for element in reversed(elements):
         node = parse_node(element["for"]) if "for" in element else None
         if "for" in element and node is None:
             return None
@@ -309,15 +332,8 @@ def _resolve_forwarded(value: str, trusted: TrustedPeers) -> Forwarding | None:
             return None
         if "host" in element and _host(element["host"]) is None:
             return None
-        nodes.append(node)
-    index = 0
-    if not trusted.everyone:
-        for index in range(len(elements) - 1, -1, -1):
-            node = nodes[index]
-            if node is None or node[0] is None or node[0] not in trusted:
-                break
-    element = elements[index]
-    node = nodes[index]
+        if not trusted.everyone and (node is None or node[0] is None or node[0] not in trusted):
+            break
     host = _host(element["host"]) if "host" in element else None
     return Forwarding(
         client=node[0] if node else None,
@@ -359,24 +375,26 @@ def parse_x_forwarded(
     ``X-Forwarded-For`` is a comma-separated list of addresses, each proxy appending
     the one it received from: walking from the right past the trusted ones, the first
     untrusted address is the client (the left-most if all are trusted, or with
-    ``*``), as uvicorn's ``ProxyHeadersMiddleware`` does. ``X-Forwarded-Proto`` is
+    ``*``), as uvicorn's ``ProxyHeadersMiddleware`` does. The addresses left of the
+    client's are the client's own words and are not read: only the ones walked must
+    be addresses (a client that sends ``X-Forwarded-For: junk`` through a proxy that
+    appends to it is still found). ``X-Forwarded-Proto`` is
     ``http``, ``https``, ``ws`` or ``wss`` (the right-most of a list: the nearest
     proxy's); ``X-Forwarded-Host`` a Host value; ``X-Forwarded-Port`` a port number.
-    Return None if any given value is malformed: then nothing is applied. Never raises.
+    Return None if a value read is malformed: then nothing is applied. Never raises.
     """
     result: dict[str, object] = {}
     if forwarded_for is not None:
-        entries = [entry.strip() for entry in forwarded_for.split(",")]
-        parsed_entries = [_xff_address(entry) for entry in entries if entry]
-        addresses = [address for address in parsed_entries if address is not None]
-        if not addresses or len(addresses) < len(parsed_entries):
+        chosen: tuple[str, int | None] | None = None
+        for raw in reversed(forwarded_for.split(",")):
+            if not (entry := raw.strip()):
+                continue  # RFC 9110 section 5.6.1: empty list elements are ignored
+            if (chosen := _xff_address(entry)) is None:
+                return None
+            if not trusted.everyone and chosen[0] not in trusted:
+                break
+        if chosen is None:
             return None
-        chosen = addresses[0]
-        if not trusted.everyone:
-            for address in reversed(addresses):
-                if address[0] not in trusted:
-                    chosen = address
-                    break
         result["client"], result["client_port"] = chosen
     if proto is not None:
         scheme = _scheme(proto.rsplit(",", 1)[-1])
@@ -432,6 +450,8 @@ def apply_forwarded(
       client asked for.
     * a malformed value makes the whole source (the ``Forwarded`` field, or the set
       of ``X-Forwarded-*`` fields) ignored: nothing of it is applied, never half.
+      What a client wrote left of its own address is not read, so it cannot make
+      the source ignored.
 
     From any other peer the five fields are removed from *environ*, so that the
     application never sees a client's claims. Never raises.
@@ -534,7 +554,7 @@ _V1_LINE = re.compile(
     rb"PROXY (?P<family>TCP4|TCP6) (?P<src>[0-9A-Fa-f.:]+) (?P<dst>[0-9A-Fa-f.:]+) "
     rb"(?P<sport>" + _V1_PORT + rb") (?P<dport>" + _V1_PORT + rb")\r\n"
 )
-_V1_UNKNOWN = re.compile(rb"PROXY UNKNOWN[^\r\n]*\r\n")
+_V1_UNKNOWN = re.compile(rb"PROXY UNKNOWN(?: [^\r\n]*)?\r\n")
 # Section 2.2: the address block of each family (AF_INET, AF_INET6, AF_UNIX).
 _V2_ADDRESSES = {0x1: ("!4s4sHH", 12), 0x2: ("!16s16sHH", 36), 0x3: ("!108s108s", 216)}
 

@@ -231,8 +231,12 @@ def _remember_if_complete(cls: type, attributes: tuple[str, ...], known: set[typ
 
 
 def check_status(status: Any) -> None:
-    """Check the status string given to ``start_response`` (stdlib rules)."""
+    """Check the status string given to ``start_response`` (stdlib rules, and only
+    ISO-8859-1 characters: PEP 3333 §Unicode Issues makes any other a fatal error)."""
     _check_status(status, STDLIB_EXCHANGE)
+    if type(status) is str and (wide := _not_latin_1(status)) is not None:
+        char = wide.group(0)
+        STDLIB_EXCHANGE.fail("status-latin-1", char, ord(char), status)
 
 
 def _check_status(status: Any, ex: _Exchange) -> int | None:
@@ -277,10 +281,13 @@ def _check_status_syntax(status: str, code: int | None, ex: _Exchange) -> None:
 
 
 def check_headers(headers: Any) -> None:
-    """Check the response headers given to ``start_response`` (stdlib rules, and DEL)."""
-    with_del = _check_headers(headers, STDLIB_EXCHANGE).with_del
-    if with_del is not None:
-        STDLIB_EXCHANGE.fail("header-value-control-char", with_del, "\x7f")
+    """Check the response headers given to ``start_response`` (stdlib rules, DEL, and
+    only ISO-8859-1 characters: PEP 3333 §Unicode Issues)."""
+    notes = _check_headers(headers, STDLIB_EXCHANGE)
+    if notes.with_del is not None:
+        STDLIB_EXCHANGE.fail("header-value-control-char", notes.with_del, "\x7f")
+    if notes.wide is not None:
+        _check_header_latin_1(*notes.wide, STDLIB_EXCHANGE)
 
 
 class _HeaderNotes(NamedTuple):

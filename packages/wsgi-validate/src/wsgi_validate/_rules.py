@@ -267,7 +267,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
     Rule("etag-syntax", "application", "RFC 9110 §8.8.3",
          "an ETag is a quoted entity-tag, optionally prefixed by W/",
          "ETag header is not an entity-tag (a quoted string, optionally prefixed by W/): %r",
-         origin="new"),
+         origin="new", severity="warning"),
     Rule("content-length-not-allowed", "application", "RFC 9110 §8.6",
          "no Content-Length header on a 1xx or 204 response",
          "A %d response must not have a Content-Length header", origin="new"),
@@ -327,7 +327,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(_rules(
     Rule("head-response-body", "application", "RFC 9110 §9.3.2",
          "no body on the response to a HEAD request",
          "The response to a HEAD request must not have a body, but the application "
-         "produced %d bytes", origin="new"),
+         "produced %d bytes", origin="new", severity="warning"),
     Rule("iterator-length", "application", _SPEC,
          "when len() of the returned iterable works, it is the number of items yielded",
          "len() of the application's iterable said %d but it yielded %d items: a working "
