@@ -16,11 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+from wsgi_simple_server import make_server
 
 APP = """
 import os, time
@@ -172,3 +174,75 @@ def test_sighup_under_load_restarts_in_place_and_loses_no_request(tmp_path: Path
         assert versions[-1] == "v2"
     assert over_unix == f"v2 {proc.pid}"
     assert not sock_path.exists()  # the restarted server still removes its socket file
+
+
+# -- what the graceful stop does with new connections -----------------------------------
+
+
+def hello(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+    start_response("200 OK", [("Content-Length", "5")])
+    return [b"Hello"]
+
+
+def test_a_connection_accepted_just_before_the_stop_still_gets_its_answer(kit: Any) -> None:
+    """A client sends its request right after connecting; when the stop begins in
+    between, the request is served (with Connection: close), not cut off."""
+    server = make_server("127.0.0.1", 0, hello, config=kit.QUIET)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        with kit.connect(server) as sock:
+            kit.wait_for(lambda: server._engine is not None and server._engine.conns)
+            stopper = threading.Thread(target=server.shutdown)
+            stopper.start()
+            kit.wait_for(lambda: server._engine is None or server._engine.stopping)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            response = kit.Reader(sock).response()
+            assert (response.status, response.body) == (200, b"Hello")
+            assert response.header("Connection") == "close"
+            stopper.join(10)
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+def test_an_idle_connection_does_not_hold_the_stop_up(kit: Any) -> None:
+    """One that has sent nothing for a second after its accept is closed at the stop
+    (the stop returns; the timeout here is ten seconds)."""
+    server = make_server("127.0.0.1", 0, hello, config=kit.QUIET.replace(shutdown_timeout_s=10))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        with kit.connect(server, timeout=20) as idle:
+            kit.wait_for(lambda: server._engine is not None and server._engine.conns)
+            server.shutdown()  # returns once the idle connection is closed
+            assert kit.read_all(idle) == b""
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+    assert not thread.is_alive()
+
+
+def test_the_listen_queue_is_left_to_the_next_server(kit: Any) -> None:
+    """Clients that connect while the server stops wait in the listen queue; a server
+    made afterwards on the same socket (what the restart does) answers them."""
+    server = make_server("127.0.0.1", 0, hello, config=kit.QUIET)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    server.shutdown()
+    thread.join(10)
+    queued = [kit.connect(server) for _ in range(5)]  # the socket still listens
+    try:
+        for sock in queued:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        assert [kit.read_all(sock).endswith(b"Hello") for sock in queued] == [True] * 5
+    finally:
+        for sock in queued:
+            sock.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
