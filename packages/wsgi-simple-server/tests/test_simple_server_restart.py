@@ -202,7 +202,7 @@ def test_a_connection_accepted_just_before_the_stop_still_gets_its_answer(kit: A
             assert response.header("Connection") == "close"
             stopper.join(10)
     finally:
-        server.shutdown()
+        server.request_shutdown()  # if the test failed before the stop
         thread.join(10)
         server.server_close()
 
@@ -219,7 +219,7 @@ def test_an_idle_connection_does_not_hold_the_stop_up(kit: Any) -> None:
             server.shutdown()  # returns once the idle connection is closed
             assert kit.read_all(idle) == b""
     finally:
-        server.shutdown()
+        server.request_shutdown()  # if the test failed before the stop
         thread.join(10)
         server.server_close()
     assert not thread.is_alive()
