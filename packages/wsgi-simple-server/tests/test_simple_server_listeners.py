@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from wsgi_simple_server import ServerConfig, WSGIRequestHandler, WSGIServer, make_server
-from wsgi_simple_server._listeners import bind_unix, describe
+from wsgi_simple_server._listeners import bind_unix
 
 QUIET = ServerConfig(access_log=False, threads=4, shutdown_timeout_s=2.0)
 
@@ -36,8 +36,8 @@ def where_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 
 
 @contextmanager
-def serving(server: WSGIServer) -> Iterator[WSGIServer]:
-    server.set_app(where_app)
+def serving(server: WSGIServer, app: Any = where_app) -> Iterator[WSGIServer]:
+    server.set_app(app)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -209,9 +209,10 @@ def test_one_pool_serves_every_listener_and_keep_alive_works_on_each(sock_dir: P
 def test_a_given_socket_is_served_and_closed_but_its_file_is_left(sock_dir: Path) -> None:
     path = sock_dir / "given.sock"
     sock = bind_unix(path)
-    with serving(make_server("127.0.0.1", 0, where_app, config=QUIET)) as server:
-        assert server.add_listener(sock) is sock
-        assert describe(sock) == f"unix:{path}"
+    server = make_server("127.0.0.1", 0, where_app, config=QUIET)
+    assert server.add_listener(sock) is sock
+    with serving(server):
+        assert get_unix(path).status_code == 200
     assert sock.fileno() == -1  # closed by server_close
     assert path.exists()  # the caller's file
     path.unlink()
@@ -227,6 +228,14 @@ def test_an_inherited_descriptor_is_adopted_with_its_family(sock_dir: Path) -> N
             assert server.socket.family == socket.AF_UNIX
             assert get_unix(path).text == "unix: localhost 80 http"
     path.unlink()
+
+
+def test_a_listener_cannot_be_added_while_serving(sock_dir: Path) -> None:
+    with serving(make_server("127.0.0.1", 0, where_app, config=QUIET)) as server:
+        with pytest.raises(RuntimeError, match="before serve_forever"):
+            server.add_listener(f"unix:{sock_dir / 'late.sock'}")
+        assert server.sockets == [server.socket]
+    assert not (sock_dir / "late.sock").exists()
 
 
 def test_bad_listeners_are_refused_with_their_reason(sock_dir: Path) -> None:
@@ -278,11 +287,21 @@ def test_backlog_and_reuse_port_apply_to_the_sockets_the_server_binds() -> None:
     except BaseException:
         first.server_close()
         raise
-    with serving(first), serving(second):
-        # Both listen on the port; the kernel spreads new connections between them.
-        served = {get_tcp(first.socket).status_code for _ in range(10)}
-        assert served == {200}
-        extra = second.add_listener(f"127.0.0.1:{port}")
-        assert extra.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+    extra = second.add_listener(f"127.0.0.1:{port}")  # a third socket on the port
+    assert extra.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+
+    def named(name: bytes) -> Any:
+        def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            start_response("200 OK", [("Content-Length", str(len(name)))])
+            return [name]
+
+        return app
+
+    with serving(first, named(b"first")), serving(second, named(b"second")):
+        # All listen on the port; the kernel spreads new connections between them
+        # (by a hash of the client's address and port: 40 connections reach both
+        # servers but with a chance of 2 * (2/3)**40, about 2e-7).
+        answers = {get_tcp(first.socket).text for _ in range(40)}
+        assert answers == {"first", "second"}
     with pytest.raises(OSError, match="in use"), make_server("127.0.0.1", 0, where_app) as third:
         make_server("127.0.0.1", third.server_address[1], where_app)

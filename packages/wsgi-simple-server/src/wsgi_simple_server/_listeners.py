@@ -263,17 +263,6 @@ def is_unix(sock: socket.socket) -> bool:
     return _AF_UNIX is not None and sock.family == _AF_UNIX
 
 
-def describe(sock: socket.socket) -> str:
-    """The listening address of *sock* as a ``--bind`` value with the scheme for TCP:
-    ``http://127.0.0.1:8000``, ``https://[::1]:8443``, ``unix:/run/app.sock``."""
-    address = sock.getsockname()
-    if not isinstance(address, tuple):
-        return "unix:" + (os.fsdecode(address) if address else "(unnamed)")
-    host, port = address[:2]
-    scheme = "https" if hasattr(sock, "context") else "http"  # an ssl.SSLSocket
-    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
-
-
 # -- systemd socket activation ---------------------------------------------------------
 
 

@@ -210,8 +210,11 @@ class WSGIServer(HTTPServer):
         domain socket, its file made with *uds_mode*, a stale file replaced, removed
         by ``server_close``) or ``fd://N`` (the listening socket inherited as descriptor
         N). Its requests have the ``SERVER_NAME`` and ``SERVER_PORT`` of that socket.
-        Raise ``ValueError`` for a bad address, ``OSError`` if it cannot be listened on.
+        Raise ``ValueError`` for a bad address, ``OSError`` if it cannot be listened on,
+        ``RuntimeError`` while ``serve_forever`` runs (add listeners before it).
         """
+        if not self._engine_stopped.is_set():
+            raise RuntimeError("add listeners before serve_forever, not while it runs")
         sock = self._open(listener, uds_mode)
         self._more_sockets.append(sock)
         return sock
