@@ -49,14 +49,15 @@ def write_app(folder: Path, version: str) -> None:
 @contextmanager
 def server(folder: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # no stale .pyc after the change
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wsgi_simple_server", "hup_app", "--no-access-log", *args],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    with (folder / "server.log").open("w") as log:  # the server's stderr: its log
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wsgi_simple_server", "hup_app", "--no-access-log", *args],
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
+        )
     try:
         assert proc.stdout is not None
         yield proc, proc.stdout.readline()
@@ -173,6 +174,10 @@ def test_sighup_under_load_restarts_in_place_and_loses_no_request(tmp_path: Path
         assert versions == sorted(versions)
         assert versions[-1] == "v2"
     assert over_unix == f"v2 {proc.pid}"
+    log = (tmp_path / "server.log").read_text()
+    assert "[INFO] SIGHUP: restarting once the requests in flight are done (10 s at most)" in log
+    assert "[INFO] restarting: " in log
+    assert "[INFO] using the 2 listening socket(s) passed in LISTEN_FDS" in log
     assert not sock_path.exists()  # the restarted server still removes its socket file
 
 

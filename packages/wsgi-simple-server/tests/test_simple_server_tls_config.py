@@ -7,9 +7,11 @@ httpx, curl (installed with apt-get when missing) and raw ``ssl`` sockets.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -266,3 +268,66 @@ def test_tls_settings_that_cannot_work_are_refused() -> None:
     with pytest.raises(ValueError, match="cert_reqs must be 0"):
         ServerConfig(certfile="c.pem", ca_certs="ca.pem", cert_reqs=3)
     assert ServerConfig(certfile="c.pem", ca_certs="ca.pem", cert_reqs=ssl.CERT_REQUIRED)
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def test_the_command_line_serves_https_from_its_tls_options(files: Files, tmp_path: Path) -> None:
+    path = tmp_path / "tls.sock"
+    command = [sys.executable, "-m", "wsgi_simple_server", "--bind", "127.0.0.1:0"]
+    command += ["--uds", str(path), "--certfile", str(files.cert), "--keyfile", str(files.key)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("Serving HTTP on 127.0.0.1 port "), line
+        assert line.endswith(f" (TLS), unix:{path} ...\n")
+        port = line.split()[5]
+        context = client_context(files)
+        response = httpx.get(f"https://127.0.0.1:{port}/", verify=context, timeout=5)
+        assert "wsgi.url_scheme = 'https'" in response.text
+        transport = httpx.HTTPTransport(uds=str(path), verify=context)
+        with httpx.Client(transport=transport, timeout=5) as client:
+            assert "HTTPS = 'on'" in client.get("https://localhost/").text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        proc.communicate()
+    assert proc.returncode == 0
+
+
+def test_a_bad_certificate_on_the_command_line_is_one_line_and_status_2(
+    files: Files, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.pem"
+    prog = "python -m wsgi_simple_server"
+    for args, env, message in [
+        (
+            ["--certfile", str(missing)],
+            {},
+            f"cannot load the certificate: certfile '{missing}': No such file or directory",
+        ),
+        (
+            [],
+            {"WSGI_SIMPLE_SERVER_CERTFILE": str(files.cert), "WSGI_SIMPLE_SERVER_KEYFILE": ""},
+            f"cannot load the certificate: certfile '{files.cert}': ",
+        ),
+        (
+            ["--certfile", str(files.combined), "--cert-reqs", "2"],
+            {},
+            "it needs ca_certs",
+        ),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "wsgi_simple_server", "--port", "0", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=30,
+            check=False,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith(f"{prog}: error: "), proc.stderr
+        assert message in proc.stderr, proc.stderr
