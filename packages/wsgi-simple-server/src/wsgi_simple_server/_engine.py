@@ -263,9 +263,15 @@ class Engine:
     def stop(self, timeout_s: float) -> Drained:
         """Stop accepting, let requests in flight finish for *timeout_s*, close the rest.
 
-        Connections lingering before their close (their responses sent) are not waited
-        for: they are closed once the requests in flight are done. Return how many
-        requests were in flight, idle connections were closed, and requests were cut.
+        The listening sockets are left open and what waits in their listen queues is
+        not accepted: a server started on the same sockets (the restart on SIGHUP)
+        answers it. In flight are the requests being served, those whose head is
+        arriving, and the first request of a connection accepted less than
+        ``_FIRST_REQUEST_GRACE_S`` ago; each is answered with ``Connection: close``.
+        Idle keep-alive connections are closed at once. Connections lingering before
+        their close (their responses sent) are not waited for: they are closed once
+        the requests in flight are done. Return how many requests were in flight,
+        idle connections were closed, and requests were cut.
         """
         self.stopping = True
         if self._listening:
