@@ -251,3 +251,29 @@ def test_the_listen_queue_is_left_to_the_next_server(kit: Any) -> None:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def test_a_sighup_while_the_restarted_program_starts_is_not_fatal(tmp_path: Path) -> None:
+    """A second reload asked for while the new program imports (systemctl reload twice)
+    waits for the new program's handler instead of killing it (SIGHUP's default
+    action): the server restarts once more and goes on serving."""
+    write_app(tmp_path, "v1")
+    log = tmp_path / "server.log"
+    with server(tmp_path, "--bind", "127.0.0.1:0") as (proc, line):
+        port = int(line.split()[5])
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == f"v1 {proc.pid}"
+        write_app(tmp_path, "v2")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while "[INFO] restarting: " not in log.read_text():  # the old program is about to exec
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGHUP)  # the new one is starting: not its handler yet
+        deadline = time.monotonic() + 20
+        while log.read_text().count("passed in LISTEN_FDS") < 2:  # restarted twice
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text == f"v2 {proc.pid}"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0

@@ -223,6 +223,9 @@ def restart_on_sighup(server: WSGIServer) -> Iterator[None]:
         server.request_shutdown()
 
     previous = signal.signal(signal.SIGHUP, on_hup)
+    # A SIGHUP that came while a restarted program was starting was held back (reexec
+    # blocks it across the exec): it is delivered now, to the handler.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
     try:
         yield
     finally:
@@ -237,7 +240,10 @@ def reexec(server: WSGIServer) -> NoReturn:
     The sockets go to descriptors 3, 4, ... with ``LISTEN_PID`` (this process: ``exec``
     keeps it), ``LISTEN_FDS`` and ``LISTEN_FDNAMES`` set (``listen_fds_environ``), as
     systemd passes them; a Unix socket the server bound is named ``BOUND_NAME``, so
-    that the new program removes its file when it stops. The command line is
+    that the new program removes its file when it stops. SIGHUP is blocked across
+    the exec (the signal mask is inherited): one that comes while the new program
+    starts waits for its handler (``restart_on_sighup`` unblocks it) instead of
+    ending the process. The command line is
     ``sys.orig_argv`` run by ``sys.executable``. If the ``exec`` fails the process exits
     with status 1 (its descriptors are no longer what its objects think).
     """
@@ -250,6 +256,9 @@ def reexec(server: WSGIServer) -> NoReturn:
         handler.flush()
     sys.stdout.flush()
     sys.stderr.flush()
+    # Until the new program has its handler, a SIGHUP would end it (the default
+    # action): the signal stays blocked across the exec, and pending, until then.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     # First above the target range, so that no target descriptor is one still to move.
     first_free = SD_LISTEN_FDS_START + len(sockets)
     moved = [fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, first_free) for sock in sockets]
