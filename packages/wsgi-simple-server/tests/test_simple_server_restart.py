@@ -38,7 +38,9 @@ def application(environ, start_response):
     start_response("200 OK", [("Content-Length", str(len(body)))])
     return [body]
 """
-MAX_REQUESTS_PER_CLIENT = 2000  # a bound: each client stops after 10 answers of the new code
+# Each client stops once it has 50 answers, 10 of them from the new code; this bounds it.
+MAX_REQUESTS_PER_CLIENT = 2000
+ANSWERS_WANTED = 50
 NEW_ANSWERS_WANTED = 10
 
 
@@ -72,7 +74,8 @@ def server(folder: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], st
 
 
 class Client(threading.Thread):
-    """Sends GET / until it has had NEW_ANSWERS_WANTED answers of version "v2".
+    """Sends GET / until it has had ANSWERS_WANTED answers, NEW_ANSWERS_WANTED of them
+    of version "v2".
 
     With *keep_alive* it reuses one connection, and a request that fails on a reused
     connection before any byte of a response is sent again once on a new connection,
@@ -112,7 +115,7 @@ class Client(threading.Thread):
                     conn = None
             if self.answers and self.answers[-1].startswith("v2"):
                 new += 1
-                if new >= NEW_ANSWERS_WANTED:
+                if new >= NEW_ANSWERS_WANTED and len(self.answers) >= ANSWERS_WANTED:
                     break
         if conn is not None:
             conn.close()
@@ -136,6 +139,10 @@ def test_sighup_under_load_restarts_in_place_and_loses_no_request(tmp_path: Path
         clients = [Client(port, keep_alive=k) for k in (True, True, False, False)]
         for client in clients:
             client.start()
+        deadline = time.monotonic() + 20  # the load runs before the signal comes
+        while min(len(client.answers) for client in clients) < 20:
+            assert time.monotonic() < deadline, "the clients got no answers"
+            time.sleep(0.005)
         # A request in flight when the signal comes: the old code finishes it.
         started = tmp_path / "slow-started"
         slow: list[str] = []
@@ -277,3 +284,40 @@ def test_a_sighup_while_the_restarted_program_starts_is_not_fatal(tmp_path: Path
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text == f"v2 {proc.pid}"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
+
+
+def test_a_slow_request_does_not_hold_up_the_others_during_the_stop(kit: Any) -> None:
+    """While a request that takes seconds is finished, the leader's lead still passes
+    on: another connection's request, arriving during the stop, is answered meanwhile
+    (and not left unread past its first-request grace, then cut)."""
+    slow_started = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., object]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/slow":
+            slow_started.set()
+            time.sleep(3)
+        start_response("200 OK", [("Content-Length", "5")])
+        return [b"Hello"]
+
+    config = kit.QUIET.replace(threads=2, shutdown_timeout_s=10.0)
+    server = make_server("127.0.0.1", 0, app, config=config)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        with kit.connect(server, timeout=10) as slow, kit.connect(server, timeout=10) as other:
+            slow.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert slow_started.wait(5)
+            kit.wait_for(lambda: server._engine is not None and len(server._engine.conns) == 2)
+            stopper = threading.Thread(target=server.shutdown)
+            stopper.start()
+            kit.wait_for(lambda: server._engine is None or server._engine.stopping)
+            other.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            response = kit.Reader(other).response()
+            assert (response.status, response.body) == (200, b"Hello")
+            assert slow_started.is_set()
+            assert kit.Reader(slow).response().body == b"Hello"
+            stopper.join(10)
+    finally:
+        server.request_shutdown()
+        thread.join(10)
+        server.server_close()

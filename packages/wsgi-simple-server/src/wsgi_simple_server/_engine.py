@@ -221,6 +221,8 @@ class Engine:
         # starts with these, so a demoted worker never sits on other clients' events.
         self._pending: collections.deque[int] = collections.deque()
         self._listening = False
+        # Held while a batch of connections is accepted (see stop).
+        self._accepting = threading.Lock()
         # What the exchanges need of the server: its name for the Server field, and
         # the request handler's hooks.
         self.server_software = server_software
@@ -280,6 +282,8 @@ class Engine:
                 for fd in self._listeners:
                     with contextlib.suppress(KeyError, OSError, ValueError):
                         self._selector.unregister(fd)
+        with self._accepting:  # a batch being accepted is taken in first
+            pass
         open_conns = [conn for conn in list(self.conns.values()) if not conn.lingering]
         busy = sum(conn.busy for conn in open_conns)
         deadline = time.monotonic() + timeout_s
@@ -298,6 +302,9 @@ class Engine:
                     conn.deadline = 0.0
             if not in_flight or time.monotonic() >= deadline:
                 break
+            # The time keeper's work goes on: a request that takes long does not hold
+            # up the others (whose first requests are in flight too) behind it.
+            self.hand_off()
             self.reap()
             time.sleep(0.01)
         # Cut off: the requests still running or arriving (a connection that has sent
@@ -555,6 +562,24 @@ class Engine:
             self._serve(conn)
 
     def _accept(self, listener: _Listener) -> None:
+        # Under the accept lock: a stop that begins waits for the batch to be taken in
+        # (its connections in self.conns), and no batch after it accepts anything.
+        with self._accepting:
+            first = self._accept_batch(listener)
+        if first is not None:
+            # Clients send their request (or ClientHello) right after connecting: read
+            # it now rather than after a trip through the selector (the others are left
+            # to the workers).
+            with first.lock:
+                if not first.closed:
+                    try:
+                        self._serve_ready(first)
+                    except BaseException:
+                        self._close(first)
+                        raise
+
+    def _accept_batch(self, listener: _Listener) -> Connection | None:
+        """Accept what waits on *listener* (a batch at most); return the first one."""
         config = self.config
         now = time.monotonic()
         deadline = now + config.header_timeout_s
@@ -588,17 +613,7 @@ class Engine:
                 registered = self._register(conn)
             if not registered:
                 self._close(conn)
-        if first is not None:
-            # Clients send their request (or ClientHello) right after connecting: read
-            # it now rather than after a trip through the selector (the others are left
-            # to the workers).
-            with first.lock:
-                if not first.closed:
-                    try:
-                        self._serve_ready(first)
-                    except BaseException:
-                        self._close(first)
-                        raise
+        return first
 
     def _connection(self, sock: socket.socket, addr: Any, deadline: float) -> Connection | None:
         """The connection of an accepted socket, or None (the socket closed) if refused."""
