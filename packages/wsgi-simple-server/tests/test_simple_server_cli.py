@@ -43,6 +43,7 @@ STR_SAMPLES = {
     "keyfile": "key.pem",
     "ca_certs": "ca.pem",
     "ciphers": "ECDHE+AESGCM",
+    "trusted_proxy_headers": "X-Forwarded-Host, x-forwarded-port",
 }
 
 
@@ -333,6 +334,16 @@ ERRORS = [
     (["--idle-timeout-s", "nan"], {}, "--idle-timeout-s must be a number, got 'nan'"),
     (["--selector", "nope"], {}, "--selector must be one of default, epoll, kqueue"),
     (["--forwarded-allow-ips", "nope!"], {}, "--forwarded-allow-ips: not an IP address"),
+    (
+        ["--trusted-proxy-headers", "x-real-ip"],
+        {},
+        "--trusted-proxy-headers: unknown proxy header 'x-real-ip'",
+    ),
+    (
+        [],
+        {"WSGI_SIMPLE_SERVER_TRUSTED_PROXY_HEADERS": "forwarded,x-forwarded-for"},
+        "WSGI_SIMPLE_SERVER_TRUSTED_PROXY_HEADERS: forwarded and x-forwarded-* cannot",
+    ),
     ([], {"WSGI_SIMPLE_SERVER_THREADS": "0"}, "WSGI_SIMPLE_SERVER_THREADS must be a positive"),
     ([], {"WSGI_SIMPLE_SERVER_THREADS": "x"}, "WSGI_SIMPLE_SERVER_THREADS must be an integer"),
     ([], {"WSGI_SIMPLE_SERVER_ACCESS_LOG": "maybe"}, "WSGI_SIMPLE_SERVER_ACCESS_LOG must be true"),

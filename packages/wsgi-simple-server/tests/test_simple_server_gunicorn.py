@@ -442,6 +442,16 @@ def test_server_config_maps_gunicorns_proxy_settings() -> None:
     assert config.proxy_allow_ips == "*"
 
 
+def test_server_config_believes_what_gunicorn_reads_from_a_trusted_proxy() -> None:
+    # gunicorn's defaults: X-Forwarded-For, and X-Forwarded-Proto among its
+    # secure_scheme_headers; never X-Forwarded-Host, -Port or Forwarded.
+    assert server_config(Config()).trusted_proxy_headers == "x-forwarded-for,x-forwarded-proto"
+    without_proto = gunicorn_config(secure_scheme_headers={"X-FORWARDED-SSL": "on"})
+    assert server_config(without_proto).trusted_proxy_headers == "x-forwarded-for"
+    lower = gunicorn_config(secure_scheme_headers={"x-forwarded-proto": "HTTPS"})
+    assert server_config(lower).trusted_proxy_headers == "x-forwarded-for,x-forwarded-proto"
+
+
 def test_server_config_bounds_unlimited_settings_as_gunicorn_does() -> None:
     config = server_config(
         gunicorn_config(

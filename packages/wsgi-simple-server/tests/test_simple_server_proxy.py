@@ -15,7 +15,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from wsgi_simple_server import ServerConfig
 from wsgi_simple_server._proxy import (
+    FORWARDING_KEYS,
     V2_SIGNATURE,
+    Forwarding,
     ProxyHeader,
     ProxyProtocolError,
     TrustedPeers,
@@ -25,10 +27,16 @@ from wsgi_simple_server._proxy import (
     parse_proxy_header,
     parse_x_forwarded,
     read_proxy_header,
+    trusted_headers,
 )
 
 LOCAL = TrustedPeers("127.0.0.1,::1")
 PROXIES = TrustedPeers("127.0.0.1, 10.0.0.0/8, fd00::/8")
+# trusted_proxy_headers values
+DEFAULT = "x-forwarded-for,x-forwarded-proto"
+FORWARDED = "forwarded"
+X_ALL = "X-Forwarded-For, x-forwarded-proto,x-forwarded-host , x-forwarded-port"
+ALL = "*"
 
 # -- trusted peers ----------------------------------------------------------------------
 
@@ -153,7 +161,7 @@ def environ(**fields: str) -> dict[str, Any]:
 
 def test_forwarded_from_a_trusted_peer_sets_the_client_scheme_and_host() -> None:
     env = environ(HTTP_FORWARDED='for="[2001:db8::1]:4711";proto=https;host=example.com')
-    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, FORWARDED)
     assert env["REMOTE_ADDR"] == "2001:db8::1"
     assert env["REMOTE_PORT"] == "4711"
     assert env["wsgi.url_scheme"] == "https"
@@ -167,19 +175,19 @@ def test_forwarded_walks_from_the_right_past_trusted_proxies() -> None:
     # client -> 10.0.0.2 (proto https, host a.example) -> 10.0.0.1 -> us
     value = "for=198.51.100.7;proto=https;host=a.example, for=10.0.0.2;proto=http;host=inner"
     env = environ(HTTP_FORWARDED=value)
-    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES, FORWARDED)
     assert env["REMOTE_ADDR"] == "198.51.100.7"
     assert env["wsgi.url_scheme"] == "https"
     assert env["HTTP_HOST"] == "a.example"
     # A forged left-most element stays left of the first untrusted one: not believed.
     env = environ(HTTP_FORWARDED="for=6.6.6.6, for=198.51.100.7, for=10.0.0.2")
-    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES, FORWARDED)
     assert env["REMOTE_ADDR"] == "198.51.100.7"
 
 
 def test_forwarded_unknown_client_keeps_remote_addr_but_applies_proto() -> None:
     env = environ(HTTP_FORWARDED="for=_hidden;proto=https")
-    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, FORWARDED)
     assert env["REMOTE_ADDR"] == "127.0.0.1"
     assert "REMOTE_PORT" not in env
     assert env["wsgi.url_scheme"] == "https"
@@ -193,7 +201,7 @@ def test_forwarded_wins_over_x_forwarded() -> None:
         HTTP_X_FORWARDED_FOR="203.0.113.5",
         HTTP_X_FORWARDED_PROTO="https",
     )
-    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, ALL)
     assert env["REMOTE_ADDR"] == "192.0.2.1"
     assert env["wsgi.url_scheme"] == "http"
 
@@ -211,7 +219,7 @@ def test_forwarded_wins_over_x_forwarded() -> None:
 def test_malformed_forwarded_is_not_applied_at_all(value: str) -> None:
     env = environ(HTTP_FORWARDED=value, HTTP_X_FORWARDED_FOR="203.0.113.5")
     before = dict(env)
-    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, ALL)
     assert env == before
 
 
@@ -249,7 +257,7 @@ def test_x_forwarded_fields_set_the_public_url() -> None:
         HTTP_X_FORWARDED_HOST="shop.example",
         HTTP_X_FORWARDED_PORT="8443",
     )
-    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, X_ALL)
     assert env["REMOTE_ADDR"] == "203.0.113.9"
     assert env["wsgi.url_scheme"] == "https"
     assert env["HTTP_HOST"] == "shop.example:8443"
@@ -258,12 +266,12 @@ def test_x_forwarded_fields_set_the_public_url() -> None:
 
 def test_x_forwarded_proto_alone_and_wss() -> None:
     env = environ(HTTP_HOST="example.com", HTTP_X_FORWARDED_PROTO="WSS")
-    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, DEFAULT)
     assert env["wsgi.url_scheme"] == "https"
     assert env["HTTP_HOST"] == "example.com"
     assert env["SERVER_PORT"] == "443"
     env = environ(HTTPS="on", HTTP_X_FORWARDED_PROTO="http", **{"wsgi.url_scheme": "https"})
-    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, DEFAULT)
     assert env["wsgi.url_scheme"] == "http"
     assert "HTTPS" not in env
 
@@ -282,7 +290,7 @@ def test_x_forwarded_proto_alone_and_wss() -> None:
 def test_malformed_x_forwarded_applies_nothing(fields: dict[str, str]) -> None:
     env = environ(**fields)
     before = dict(env)
-    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, X_ALL)
     assert env == before
 
 
@@ -296,13 +304,140 @@ def test_an_untrusted_peers_forwarding_fields_are_removed() -> None:
         HTTP_X_REAL_IP="1.2.3.4",  # not read here, so not ours to remove
     )
     env["REMOTE_ADDR"] = "192.0.2.1"
-    apply_forwarded(env, ("192.0.2.1", 5000), LOCAL)
+    apply_forwarded(env, ("192.0.2.1", 5000), LOCAL, DEFAULT)
     assert env == environ(REMOTE_ADDR="192.0.2.1", HTTP_X_REAL_IP="1.2.3.4")
+
+
+SPOOFS = {
+    "HTTP_FORWARDED": "for=127.0.0.1;proto=https;host=evil.example",
+    "HTTP_X_FORWARDED_FOR": "203.0.113.9",
+    "HTTP_X_FORWARDED_PROTO": "https",
+    "HTTP_X_FORWARDED_HOST": "evil.example",
+    "HTTP_X_FORWARDED_PORT": "8443",
+}
+
+
+def test_the_default_believes_only_x_forwarded_for_and_proto() -> None:
+    assert ServerConfig().trusted_proxy_headers == DEFAULT
+    env = environ(**SPOOFS)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, ServerConfig().trusted_proxy_headers)
+    # Forwarded does not win, X-Forwarded-Host and -Port are neither applied nor seen.
+    assert env == {
+        **environ(HTTP_X_FORWARDED_FOR="203.0.113.9", HTTP_X_FORWARDED_PROTO="https"),
+        "REMOTE_ADDR": "203.0.113.9",
+        "wsgi.url_scheme": "https",
+        "HTTPS": "on",
+        "HTTP_HOST": "backend:8000",
+        "SERVER_NAME": "backend",
+        "SERVER_PORT": "8000",
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "kept", "changes"),
+    [
+        ("x-forwarded-for", {"HTTP_X_FORWARDED_FOR"}, {"REMOTE_ADDR": "203.0.113.9"}),
+        (
+            "X-Forwarded-Proto",
+            {"HTTP_X_FORWARDED_PROTO"},
+            {"wsgi.url_scheme": "https", "HTTPS": "on", "SERVER_NAME": "backend"},
+        ),
+        (
+            "x-forwarded-host",
+            {"HTTP_X_FORWARDED_HOST"},
+            {"HTTP_HOST": "evil.example", "SERVER_NAME": "evil.example", "SERVER_PORT": "80"},
+        ),
+        (
+            " x-forwarded-port ",
+            {"HTTP_X_FORWARDED_PORT"},
+            {"HTTP_HOST": "backend:8443", "SERVER_NAME": "backend", "SERVER_PORT": "8443"},
+        ),
+        (
+            "FORWARDED",
+            {"HTTP_FORWARDED"},
+            {
+                "wsgi.url_scheme": "https",
+                "HTTPS": "on",
+                "HTTP_HOST": "evil.example",
+                "SERVER_NAME": "evil.example",
+                "SERVER_PORT": "443",
+            },  # for=127.0.0.1 is a trusted proxy, the left-most: REMOTE_ADDR stays
+        ),
+        ("", set(), {}),
+    ],
+)
+def test_each_header_is_believed_only_when_named(
+    headers: str, kept: set[str], changes: dict[str, str]
+) -> None:
+    env = environ(**SPOOFS)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, headers)
+    assert env == {**environ(), **{key: SPOOFS[key] for key in kept}, **changes}
+
+
+def test_star_believes_all_five_and_forwarded_decides_alone() -> None:
+    assert trusted_headers("*") == FORWARDING_KEYS
+    assert trusted_headers(" x-forwarded-for , * ") == FORWARDING_KEYS
+    env = environ(**SPOOFS)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, ALL)
+    assert env["HTTP_HOST"] == "evil.example"  # Forwarded's host, not -Port's 8443
+    assert env["SERVER_PORT"] == "443"
+    assert env.keys() >= FORWARDING_KEYS  # all believed: all stay
+    env = environ(**{key: SPOOFS[key] for key in FORWARDING_KEYS - {"HTTP_FORWARDED"}})
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, ALL)
+    assert env["HTTP_HOST"] == "evil.example:8443"
+    assert env["REMOTE_ADDR"] == "203.0.113.9"
+
+
+def test_an_untrusted_peers_fields_are_removed_whatever_is_named() -> None:
+    for headers in (DEFAULT, FORWARDED, X_ALL, ALL):
+        env = environ(**SPOOFS)
+        apply_forwarded(env, ("192.0.2.1", 5000), LOCAL, headers)
+        assert env == environ()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("x-real-ip", "unknown proxy header 'x-real-ip'"),
+        ("x-forwarded-for,x-forwarded", "unknown proxy header 'x-forwarded'"),
+        ("x_forwarded_for", "unknown proxy header"),
+        ("forwarded,x-forwarded-proto", "cannot be trusted together"),
+        ("X-Forwarded-For, Forwarded", "cannot be trusted together"),
+    ],
+)
+def test_unknown_or_conflicting_trusted_proxy_headers_are_refused(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        trusted_headers(spec)
+    with pytest.raises(ValueError, match=message):
+        ServerConfig(trusted_proxy_headers=spec)
+
+
+def test_trusted_proxy_headers_names_are_case_insensitive() -> None:
+    assert trusted_headers("X-FORWARDED-HOST,,x-forwarded-host") == {"HTTP_X_FORWARDED_HOST"}
+    assert trusted_headers("") == frozenset()
+    assert ServerConfig(trusted_proxy_headers="Forwarded").trusted_proxy_headers == "Forwarded"
+
+
+@pytest.mark.parametrize("port", ["0", "000", "65536", "99999", "8o", "+80", "-1"])
+def test_x_forwarded_port_that_is_no_port_applies_nothing(port: str) -> None:
+    env = environ(
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+        HTTP_X_FORWARDED_PROTO="https",
+        HTTP_X_FORWARDED_PORT=port,
+    )
+    before = dict(env)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, X_ALL)
+    assert env == before
+    # A host with port 0 is no public host either.
+    env = environ(HTTP_X_FORWARDED_HOST="shop.example:0")
+    before = dict(env)
+    apply_forwarded(env, ("127.0.0.1", 5000), LOCAL, X_ALL)
+    assert env == before
 
 
 def test_without_forwarding_fields_nothing_changes() -> None:
     env = environ()
-    apply_forwarded(env, ("192.0.2.1", 5000), LOCAL)
+    apply_forwarded(env, ("192.0.2.1", 5000), LOCAL, DEFAULT)
     assert env == environ()
 
 
@@ -400,12 +535,34 @@ def test_node_parser_never_raises(value: str) -> None:
         st.text(max_size=40),
     ),
     st.sampled_from([("127.0.0.1", 1), ("192.0.2.1", 1), ""]),
+    st.sampled_from([DEFAULT, FORWARDED, X_ALL, ALL, "", "x-forwarded-host"]),
 )
-def test_apply_forwarded_never_raises(fields: dict[str, str], peer: Any) -> None:
+def test_apply_forwarded_never_raises(fields: dict[str, str], peer: Any, headers: str) -> None:
     env = environ(**fields)
-    apply_forwarded(env, peer, LOCAL)
+    apply_forwarded(env, peer, LOCAL, headers)
     assert isinstance(env["REMOTE_ADDR"], str)
     assert env["wsgi.url_scheme"] in {"http", "https"}
+    # What is not believed never reaches the application.
+    believed = trusted_headers(headers) if LOCAL.trusts_peer(peer) else frozenset()
+    assert not (FORWARDING_KEYS - believed) & env.keys()
+    # A public port is 1 to 65535.
+    assert 0 < int(env["SERVER_PORT"]) <= 65535 or env["SERVER_PORT"] == "8000"
+
+
+@given(st.one_of(st.integers(min_value=-5, max_value=200_000).map(str), st.text(max_size=8)))
+@example("0")
+@example("00")
+@example("65536")
+def test_x_forwarded_port_is_a_port_from_1_to_65535_or_nothing(port: str) -> None:
+    result = parse_x_forwarded(LOCAL, port=port)
+    text = port.strip()
+    valid = text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) <= 65535
+    if valid:
+        assert result == Forwarding(port=str(int(text)))
+    else:
+        assert result is None
+    host = parse_x_forwarded(LOCAL, host=f"example.com:{port}")
+    assert (host is not None) == valid
 
 
 # -- the PROXY protocol ----------------------------------------------------------------
@@ -597,7 +754,7 @@ def test_a_clients_junk_left_of_its_address_does_not_hide_it(value: str) -> None
     # Ignoring the whole list would leave REMOTE_ADDR the proxy's (127.0.0.1): a
     # client could pass for a local one, or hide its address, with one bad entry.
     env = environ(HTTP_X_FORWARDED_FOR=value, HTTP_X_FORWARDED_PROTO="https")
-    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES, DEFAULT)
     assert env["REMOTE_ADDR"] == "198.51.100.7"
     assert env["wsgi.url_scheme"] == "https"
 
@@ -612,7 +769,7 @@ def test_a_clients_junk_left_of_its_address_does_not_hide_it(value: str) -> None
 )
 def test_a_clients_junk_element_left_of_its_own_does_not_hide_it(value: str) -> None:
     env = environ(HTTP_FORWARDED=value)
-    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+    apply_forwarded(env, ("10.0.0.1", 5000), PROXIES, FORWARDED)
     assert env["REMOTE_ADDR"] == "198.51.100.7"
     assert env["wsgi.url_scheme"] == "https"
 
@@ -625,7 +782,7 @@ def test_junk_a_trusted_proxy_wrote_still_voids_the_field() -> None:
     ):
         env = environ(**fields)
         before = dict(env)
-        apply_forwarded(env, ("10.0.0.1", 5000), PROXIES)
+        apply_forwarded(env, ("10.0.0.1", 5000), PROXIES, ALL)
         assert env == before
     # Under "*" every entry is walked to the left-most, so every one must parse.
     assert parse_x_forwarded(TrustedPeers("*"), "junk, 198.51.100.7") is None

@@ -34,6 +34,8 @@ KEYS = (
     "HTTP_FORWARDED",
     "HTTP_X_FORWARDED_FOR",
     "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
 )
 
 
@@ -140,7 +142,10 @@ def roundtrip(server: WSGIServer, data: bytes) -> bytes:
 
 
 def test_x_forwarded_from_a_trusted_proxy(path: str) -> None:
-    with serving(path, QUIET) as server, connect(server) as sock:
+    config = QUIET.replace(
+        trusted_proxy_headers="x-forwarded-for,x-forwarded-proto,x-forwarded-host"
+    )
+    with serving(path, config) as server, connect(server) as sock:
         seen = ask(
             sock,
             GET + b"X-Forwarded-For: 203.0.113.9, 127.0.0.1\r\n"
@@ -155,13 +160,52 @@ def test_x_forwarded_from_a_trusted_proxy(path: str) -> None:
 
 
 def test_forwarded_from_a_trusted_proxy(path: str) -> None:
-    with serving(path, QUIET) as server, connect(server) as sock:
+    with (
+        serving(path, QUIET.replace(trusted_proxy_headers="forwarded")) as server,
+        connect(server) as sock,
+    ):
         seen = ask(
             sock,
             GET + b'Forwarded: for="[2001:db8::5]:4711";proto=https;host="a.example:8443"\r\n\r\n',
         )
     assert (seen["REMOTE_ADDR"], seen["REMOTE_PORT"]) == ("2001:db8::5", "4711")
     assert seen["uri"] == "https://a.example:8443/p?q=1"
+
+
+SPOOFS = (
+    b"Forwarded: for=127.0.0.1;proto=http;host=evil.example\r\n"
+    b"X-Forwarded-Host: evil.example\r\nX-Forwarded-Port: 8443\r\n"
+    b"X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\n\r\n"
+)
+
+
+def test_by_default_a_trusted_proxy_is_believed_for_the_client_and_scheme_only(
+    path: str,
+) -> None:
+    # A proxy that sets X-Forwarded-For and -Proto but passes on the client's own
+    # Forwarded, X-Forwarded-Host and -Port (nginx's usual configuration).
+    with serving(path, QUIET) as server, connect(server) as sock:
+        seen = ask(sock, GET + SPOOFS)
+    assert seen["REMOTE_ADDR"] == "203.0.113.9"
+    assert seen["wsgi.url_scheme"] == "https"
+    assert seen["uri"] == "https://backend:8000/p?q=1"
+    for key in ("HTTP_FORWARDED", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT"):
+        assert seen[key] is None, key
+    assert seen["HTTP_X_FORWARDED_FOR"] == "203.0.113.9"
+
+
+@pytest.mark.parametrize(
+    "headers", ["", "x-forwarded-host", "x-forwarded-port", "forwarded", "*", "X-Forwarded-For"]
+)
+def test_the_engine_and_the_standard_library_path_agree(headers: str) -> None:
+    config = QUIET.replace(trusted_proxy_headers=headers)
+    seen = {}
+    for path in PATHS:
+        with serving(path, config) as server, connect(server) as sock:
+            seen[path] = ask(sock, GET + SPOOFS)
+            if seen[path]["SERVER_PORT"] == str(address(server)[1]):  # each has its own
+                seen[path]["SERVER_PORT"] = "the server's"
+    assert seen["engine"] == seen["get_environ"] == seen["stdlib"], seen
 
 
 def test_forwarding_fields_of_an_untrusted_peer_never_reach_the_application(path: str) -> None:

@@ -9,7 +9,7 @@ import types
 import typing
 from dataclasses import dataclass
 
-from wsgi_simple_server._proxy import trusted_peers
+from wsgi_simple_server._proxy import DEFAULT_TRUSTED_PROXY_HEADERS, trusted_headers, trusted_peers
 
 # The ``selector`` setting's names for the classes of the standard ``selectors`` module.
 SELECTORS = {
@@ -87,13 +87,20 @@ class ServerConfig:
         required (``ssl.CERT_REQUIRED``); 1 and 2 need ``ca_certs``.
     :param ciphers: the OpenSSL cipher list for TLS 1.2 (None: Python's default; TLS 1.3
         suites are not chosen this way).
-    :param forwarded_allow_ips: the peers whose ``Forwarded`` and ``X-Forwarded-For``,
-        ``-Proto``, ``-Host``, ``-Port`` fields are believed (gunicorn's setting and
+    :param forwarded_allow_ips: the peers whose forwarding fields (the ones
+        ``trusted_proxy_headers`` names) are believed (gunicorn's setting and
         default): comma-separated IP addresses, CIDR networks (``10.0.0.0/8``) or
         ``*`` for every peer; a peer on a Unix socket always is. From a trusted peer
         they set ``REMOTE_ADDR``, ``wsgi.url_scheme``, ``HTTP_HOST``,
         ``SERVER_NAME`` and ``SERVER_PORT``; from any other peer they are removed
         from the environ.
+    :param trusted_proxy_headers: the forwarding fields believed from a peer in
+        ``forwarded_allow_ips`` (waitress's setting): comma-separated, any case,
+        ``x-forwarded-for``, ``x-forwarded-proto``, ``x-forwarded-host``,
+        ``x-forwarded-port``, ``forwarded`` or ``*`` for all; by default the
+        client's address and scheme, as gunicorn and uvicorn. A field not believed is
+        removed from the environ; ``forwarded`` cannot be named with an
+        ``x-forwarded-*`` field.
     :param proxy_protocol: every connection from a peer in ``proxy_allow_ips`` starts
         with a PROXY protocol header (HAProxy's, version 1 or 2), whose source address
         becomes the connection's client address; a connection without a valid one is
@@ -130,6 +137,7 @@ class ServerConfig:
     cert_reqs: int = 0
     ciphers: str | None = None
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    trusted_proxy_headers: str = DEFAULT_TRUSTED_PROXY_HEADERS
     proxy_protocol: bool = False
     proxy_allow_ips: str = "127.0.0.1,::1"
 
@@ -140,6 +148,8 @@ class ServerConfig:
             if not isinstance(spec, str):
                 raise ValueError(f"an *_allow_ips setting must be a string, got {spec!r}")
             trusted_peers(spec)  # raises ValueError for an entry that is not an address
+        if isinstance(self.trusted_proxy_headers, str):
+            trusted_headers(self.trusted_proxy_headers)  # raises ValueError for a bad name
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             kinds = _FIELD_TYPES[field.name]

@@ -352,7 +352,7 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
         else:
             environ = conn.environ_builder.build(request, conn, wsgi_input)
         exchange.environ = environ
-        apply_forwarded(environ, conn.addr, site.forwarded_allow)
+        apply_forwarded(environ, conn.addr, site.forwarded_allow, config.trusted_proxy_headers)
         if spool is not None:
             # The body is decoded now: an application must not decode it again (Bottle
             # does), and its length is known.

@@ -3,10 +3,11 @@
 Two ways a proxy tells the server who the client is:
 
 * HTTP fields, RFC 7239 ``Forwarded`` and the de facto ``X-Forwarded-For``,
-  ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and ``X-Forwarded-Port``. They are
-  believed only from a peer in ``forwarded_allow_ips`` (``TrustedPeers``); from any
-  other peer they are removed from the environ, so no application can be fooled by a
-  client that sends them itself. ``apply_forwarded`` does both, on every serving path.
+  ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and ``X-Forwarded-Port``. Only the ones
+  named in ``trusted_proxy_headers`` (``trusted_headers``) are believed, and only from
+  a peer in ``forwarded_allow_ips`` (``TrustedPeers``); every other one is removed
+  from the environ, so no application can be fooled by a client that sends them
+  itself. ``apply_forwarded`` does both, on every serving path.
 * The PROXY protocol of HAProxy (versions 1 and 2: "The PROXY protocol", HAProxy
   Technologies, 2020/03/05), a header in front of the byte stream, before the first
   request. ``parse_proxy_header`` reads it from the bytes received so far.
@@ -25,7 +26,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 __all__ = [
+    "DEFAULT_TRUSTED_PROXY_HEADERS",
     "FORWARDING_KEYS",
+    "PROXY_HEADERS",
     "Forwarding",
     "ProxyHeader",
     "ProxyProtocolError",
@@ -36,6 +39,7 @@ __all__ = [
     "parse_proxy_header",
     "parse_x_forwarded",
     "read_proxy_header",
+    "trusted_headers",
     "trusted_peers",
 ]
 
@@ -248,6 +252,12 @@ def _port_ok(text: str | None) -> bool:
     return text is None or int(text) <= 65535
 
 
+def _public_port(text: str | None) -> bool:
+    """Whether *text*, digits or None (no port), is a port a client can connect to:
+    1 to 65,535 (port 0 is no TCP destination, RFC 9293 section 3.1)."""
+    return text is None or 0 < int(text) <= 65535
+
+
 def parse_forwarded(value: str) -> list[dict[str, str]] | None:
     """Parse a ``Forwarded`` field value (RFC 7239 section 4) into its elements.
 
@@ -294,13 +304,13 @@ def _scheme(text: str) -> str | None:
 
 
 def _host(text: str) -> tuple[str, str | None] | None:
-    """``(name, port)`` of a Host value (the port None when absent or empty), or None
-    if *text* is not one."""
+    """``(name, port)`` of a Host value (the port None when absent), or None if *text*
+    is not one, or its port is not one a client can connect to (1 to 65,535)."""
     match = _HOST.fullmatch(text)
     if match is None:
         return None
     port = match["port"]
-    if not _port_ok(port):
+    if not _public_port(port):
         return None
     return match["host"], str(int(port)) if port else None
 
@@ -380,8 +390,10 @@ def parse_x_forwarded(
     be addresses (a client that sends ``X-Forwarded-For: junk`` through a proxy that
     appends to it is still found). ``X-Forwarded-Proto`` is
     ``http``, ``https``, ``ws`` or ``wss`` (the right-most of a list: the nearest
-    proxy's); ``X-Forwarded-Host`` a Host value; ``X-Forwarded-Port`` a port number.
-    Return None if a value read is malformed: then nothing is applied. Never raises.
+    proxy's); ``X-Forwarded-Host`` a Host value; ``X-Forwarded-Port`` a port number
+    from 1 to 65,535 (``0``, a larger number or anything but digits is malformed, and
+    so is a port of 0 in the host). Return None if a value read is malformed: then
+    nothing is applied. Never raises.
     """
     result: dict[str, object] = {}
     if forwarded_for is not None:
@@ -408,7 +420,7 @@ def parse_x_forwarded(
         result["host"], result["port"] = parsed
     if port is not None:
         text = port.rsplit(",", 1)[-1].strip()
-        if not _PORT.fullmatch(text) or int(text) > 65535:
+        if not _PORT.fullmatch(text) or not _public_port(text):
             return None
         result["port"] = str(int(text))
     return Forwarding(**result)  # type: ignore[arg-type]  # the keys are its fields
@@ -416,30 +428,70 @@ def parse_x_forwarded(
 
 # -- the environ ----------------------------------------------------------------------
 
-# The environ keys of the forwarding fields this module reads.
-FORWARDING_KEYS = frozenset(
-    {
-        "HTTP_FORWARDED",
-        "HTTP_X_FORWARDED_FOR",
-        "HTTP_X_FORWARDED_PROTO",
-        "HTTP_X_FORWARDED_HOST",
-        "HTTP_X_FORWARDED_PORT",
-    }
-)
+# The forwarding fields this module reads: their names in trusted_proxy_headers
+# (lowercase, waitress's), and their environ keys.
+PROXY_HEADERS = {
+    "forwarded": "HTTP_FORWARDED",
+    "x-forwarded-for": "HTTP_X_FORWARDED_FOR",
+    "x-forwarded-proto": "HTTP_X_FORWARDED_PROTO",
+    "x-forwarded-host": "HTTP_X_FORWARDED_HOST",
+    "x-forwarded-port": "HTTP_X_FORWARDED_PORT",
+}
+FORWARDING_KEYS = frozenset(PROXY_HEADERS.values())
+# The fields gunicorn and uvicorn read by default: the client's address and the scheme.
+DEFAULT_TRUSTED_PROXY_HEADERS = "x-forwarded-for,x-forwarded-proto"
+
+
+@functools.lru_cache(maxsize=16)
+def trusted_headers(spec: str) -> frozenset[str]:
+    """The environ keys (``HTTP_X_FORWARDED_FOR``, ...) of the forwarding fields that
+    the ``trusted_proxy_headers`` setting *spec* names.
+
+    *spec* is a comma-separated list of field names, case-insensitive, blanks around
+    the commas ignored: ``forwarded``, ``x-forwarded-for``, ``x-forwarded-proto``,
+    ``x-forwarded-host``, ``x-forwarded-port``, or ``*`` for all five; ``""`` names
+    none. Raise ``ValueError`` for any other name, and when ``forwarded`` is named
+    with an ``x-forwarded-*`` field (as waitress does: a proxy writes one convention,
+    and believing both lets a client's field of the other one through). Parsed once
+    per distinct setting value.
+    """
+    keys: set[str] = set()
+    for raw in spec.split(","):
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name == "*":
+            return FORWARDING_KEYS
+        key = PROXY_HEADERS.get(name)
+        if key is None:
+            known = ", ".join(sorted(PROXY_HEADERS))
+            raise ValueError(
+                f"unknown proxy header {raw.strip()!r} in {spec!r} (known: {known}, *)"
+            )
+        keys.add(key)
+    if "HTTP_FORWARDED" in keys and len(keys) > 1:
+        raise ValueError(
+            f"forwarded and x-forwarded-* cannot be trusted together in {spec!r}: "
+            "a proxy writes one of them (or use * for a proxy that sets or removes all five)"
+        )
+    return frozenset(keys)
 
 
 def apply_forwarded(
-    environ: MutableMapping[str, object], peer: object, trusted: TrustedPeers
+    environ: MutableMapping[str, object], peer: object, trusted: TrustedPeers, headers: str
 ) -> None:
-    """Apply what a trusted proxy says to *environ*; drop what an untrusted peer says.
+    """Apply what a trusted proxy says to *environ*; drop every field not believed.
 
     *peer* is the socket address of the connection's other end (after a PROXY
-    protocol header, the address that header gave). From a peer *trusted* trusts
-    (``TrustedPeers.trusts_peer``):
+    protocol header, the address that header gave); *headers* the
+    ``trusted_proxy_headers`` setting (``trusted_headers``, which raises
+    ``ValueError`` for a bad one). From a peer *trusted* trusts
+    (``TrustedPeers.trusts_peer``), of the fields *headers* names:
 
     * a ``Forwarded`` field (RFC 7239) decides alone: the ``X-Forwarded-*`` fields are
-      not read when one is present. Otherwise ``X-Forwarded-For``, ``-Proto``,
-      ``-Host`` and ``-Port`` are read together.
+      not read when one is present (both can be believed only under ``*``).
+      Otherwise the ``X-Forwarded-For``, ``-Proto``, ``-Host`` and ``-Port`` believed
+      are read together.
     * the client's address sets ``REMOTE_ADDR`` (and ``REMOTE_PORT`` when given); an
       unknown or obfuscated client leaves ``REMOTE_ADDR`` alone (RFC 3875 section
       4.1.8: it is a network address).
@@ -453,8 +505,10 @@ def apply_forwarded(
       What a client wrote left of its own address is not read, so it cannot make
       the source ignored.
 
-    From any other peer the five fields are removed from *environ*, so that the
-    application never sees a client's claims. Never raises.
+    Every one of the five fields that is not believed (all five from a peer not
+    trusted, the ones *headers* does not name from a trusted one) is removed from
+    *environ*, so that the application never sees a client's claims (waitress's
+    ``clear_untrusted_proxy_headers``).
     """
     if not (  # the common case, on every request: five lookups (a set operation costs more)
         "HTTP_X_FORWARDED_FOR" in environ
@@ -464,10 +518,12 @@ def apply_forwarded(
         or "HTTP_X_FORWARDED_PORT" in environ
     ):
         return
-    if not trusted.trusts_peer(peer):
-        for key in FORWARDING_KEYS:
+    believed = trusted_headers(headers) if trusted.trusts_peer(peer) else frozenset()
+    if believed is not FORWARDING_KEYS:
+        for key in FORWARDING_KEYS - believed:
             environ.pop(key, None)
-        return
+        if not believed:
+            return
     forwarded = environ.get("HTTP_FORWARDED")
     if isinstance(forwarded, str):
         result = _resolve_forwarded(forwarded, trusted)

@@ -488,7 +488,12 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         if not self.parse_request():  # an error has been sent
             return
         environ = self.get_environ()
-        apply_forwarded(environ, self.client_address, trusted_peers(config.forwarded_allow_ips))
+        apply_forwarded(
+            environ,
+            self.client_address,
+            trusted_peers(config.forwarded_allow_ips),
+            config.trusted_proxy_headers,
+        )
         length = environ.get("CONTENT_LENGTH", "")
         # RFC 9112 section 6.3: a request without Content-Length has no body here (the
         # standard library handed the raw socket over, and a read() waited forever).

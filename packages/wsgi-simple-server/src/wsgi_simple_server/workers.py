@@ -83,7 +83,12 @@ def server_config(cfg: Any) -> ServerConfig:
       whole header section, ``fields * (field_size + 2) + 4`` (``0``: 8190 a field);
       a single field is not limited on its own;
     - ``forwarded_allow_ips`` -> ``forwarded_allow_ips`` (the peers whose
-      ``Forwarded`` and ``X-Forwarded-*`` fields are believed, as the engine applies them);
+      forwarding fields are believed, as the engine applies them), with
+      ``trusted_proxy_headers`` what gunicorn reads from them: ``x-forwarded-for``,
+      and ``x-forwarded-proto`` while ``secure_scheme_headers`` holds gunicorn's
+      ``X-FORWARDED-PROTO: https`` (its other scheme fields, ``X-Forwarded-Protocol``
+      and ``X-Forwarded-Ssl``, are not read, and neither is ``forwarder_headers``:
+      no field sets ``SCRIPT_NAME`` or ``PATH_INFO`` here);
     - ``proxy_protocol`` (``True``, or ``v1``, ``v2``, ``auto`` in gunicorn 24 and
       later; ``off`` or ``False``) -> ``proxy_protocol`` (the engine reads either
       version), and ``proxy_allow_ips`` -> ``proxy_allow_ips``;
@@ -108,12 +113,24 @@ def server_config(cfg: Any) -> ServerConfig:
         "max_header_bytes": fields * (field_size + 2) + 4,
         "access_log": False,
         "forwarded_allow_ips": _addresses(cfg.forwarded_allow_ips),
+        "trusted_proxy_headers": _trusted_proxy_headers(cfg.secure_scheme_headers),
         "proxy_protocol": cfg.proxy_protocol not in (False, None, "off"),
         "proxy_allow_ips": _addresses(cfg.proxy_allow_ips),
     }
     if cfg.graceful_timeout > 0:
         changes["shutdown_timeout_s"] = float(cfg.graceful_timeout)
     return ServerConfig(**changes)
+
+
+def _trusted_proxy_headers(secure_scheme_headers: object) -> str:
+    """``trusted_proxy_headers`` for gunicorn's ``secure_scheme_headers`` (a dict of
+    upper-case field names and the value that means HTTPS)."""
+    names = ["x-forwarded-for"]
+    if isinstance(secure_scheme_headers, dict):
+        https = {str(k).upper(): str(v).lower() for k, v in secure_scheme_headers.items()}
+        if https.get("X-FORWARDED-PROTO") == "https":
+            names.append("x-forwarded-proto")
+    return ",".join(names)
 
 
 def _addresses(value: object) -> str:
