@@ -6,13 +6,15 @@ nginx (installed with apt-get when missing, started on loopback by
 and passes TLS through its stream module with a PROXY protocol header to a TLS
 listener. The nginx configuration is the fragments the page includes
 (``tools/docs/pages/deployment/*.conf``), with the example's ports, paths and
-certificates replaced by the test's. The clients, httpx and curl, connect from
-127.0.0.2, so that the client's address is told from nginx's own (127.0.0.1).
+certificates replaced by the test's; the server behind each fragment has the
+``trusted_proxy_headers`` its comment names. The clients, httpx and curl, connect
+from 127.0.0.2, so that the client's address is told from nginx's own (127.0.0.1).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import ssl
 import subprocess
@@ -27,7 +29,7 @@ import httpx
 import pytest
 import trustme
 from cgi_servers import ensure_installed, free_port
-from nginx_proxy import Nginx, docs_fragment, nginx_folder, nginx_serving
+from nginx_proxy import DEPLOYMENT_DOCS, Nginx, docs_fragment, nginx_folder, nginx_serving
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
 from wsgi_util import request_uri
 
@@ -44,6 +46,8 @@ KEYS = (
     "HTTP_FORWARDED",
     "HTTP_X_FORWARDED_FOR",
     "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
 )
 
 
@@ -67,6 +71,14 @@ def serving(server: WSGIServer) -> Iterator[WSGIServer]:
         thread.join(10)
 
 
+def documented(name: str) -> ServerConfig:
+    """``QUIET`` with the ``trusted_proxy_headers`` the fragment *name* asks for."""
+    text = (DEPLOYMENT_DOCS / name).read_text(encoding="utf-8")
+    match = re.search(r'^#\s+trusted_proxy_headers="([^"]*)"$', text, re.MULTILINE)
+    assert match is not None, f"{name} does not name the trusted_proxy_headers it needs"
+    return QUIET.replace(trusted_proxy_headers=match[1])
+
+
 def tcp_server(config: ServerConfig = QUIET) -> WSGIServer:
     return make_server("127.0.0.1", 0, environ_app, config=config)
 
@@ -75,9 +87,9 @@ def port_of(server: WSGIServer) -> int:
     return int(server.server_address[1])
 
 
-def unix_server(path: Path) -> WSGIServer:
+def unix_server(path: Path, config: ServerConfig) -> WSGIServer:
     """A server listening on the Unix socket *path*."""
-    server = WSGIServer.from_listeners([f"unix:{path}"], config=QUIET)
+    server = WSGIServer.from_listeners([f"unix:{path}"], config=config)
     server.set_app(environ_app)
     return server
 
@@ -112,10 +124,12 @@ def deployment() -> Iterator[Deployment]:
             "/etc/ssl/example.com/privkey.pem": str(key_file),
         }
 
-        tcp = stack.enter_context(serving(tcp_server()))
-        stack.enter_context(serving(unix_server(folder / "app.sock")))
+        x_forwarded = documented("nginx-x-forwarded.conf")
+        tcp = stack.enter_context(serving(tcp_server(x_forwarded)))
+        forwarded = documented("nginx-forwarded-unix.conf")
+        stack.enter_context(serving(unix_server(folder / "app.sock", forwarded)))
         untrusted = stack.enter_context(
-            serving(tcp_server(QUIET.replace(forwarded_allow_ips="10.0.0.1")))
+            serving(tcp_server(x_forwarded.replace(forwarded_allow_ips="10.0.0.1")))
         )
         proxied = tcp_server(
             QUIET.replace(proxy_protocol=True, certfile=str(cert_file), keyfile=str(key_file))
@@ -219,8 +233,8 @@ def test_nginx_terminates_tls_and_forwards_x_forwarded_over_tcp(
 def test_a_clients_own_forwarding_fields_through_the_x_forwarded_setup_are_not_believed(
     deployment: Deployment, get: Any
 ) -> None:
-    # nginx passes on any field it is not told to set: a client's own Forwarded would
-    # win over the X-Forwarded-* fields, its X-Forwarded-Host set the public host.
+    # nginx passes on any field it is not told to set: a client's own Forwarded and
+    # X-Forwarded-Host reach the server, which does not believe them and removes them.
     port = deployment.x_forwarded
     seen = get(
         deployment,
@@ -228,11 +242,14 @@ def test_a_clients_own_forwarding_fields_through_the_x_forwarded_setup_are_not_b
         {
             "Forwarded": "for=127.0.0.1;proto=http;host=evil.example",
             "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Port": "1",
             "X-Forwarded-For": "junk",  # nginx appends to it: the walk still finds the client
         },
     )
     assert seen["REMOTE_ADDR"] == CLIENT_ADDRESS
     assert seen["HTTP_FORWARDED"] is None
+    assert seen["HTTP_X_FORWARDED_HOST"] is None
+    assert seen["HTTP_X_FORWARDED_PORT"] == str(port)  # nginx's own: it replaces the client's
     assert seen["wsgi.url_scheme"] == "https"
     assert seen["uri"] == f"https://{HOST}:{port}/p?q=1"
 

@@ -478,7 +478,10 @@ def trusted_headers(spec: str) -> frozenset[str]:
 
 
 def apply_forwarded(
-    environ: MutableMapping[str, object], peer: object, trusted: TrustedPeers, headers: str
+    environ: MutableMapping[str, object],
+    peer: object,
+    trusted: TrustedPeers,
+    headers: str = DEFAULT_TRUSTED_PROXY_HEADERS,
 ) -> None:
     """Apply what a trusted proxy says to *environ*; drop every field not believed.
 
