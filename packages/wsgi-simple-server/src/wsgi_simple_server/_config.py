@@ -9,6 +9,7 @@ import types
 import typing
 from dataclasses import dataclass
 
+from wsgi_simple_server._log import check_access_log_format
 from wsgi_simple_server._proxy import DEFAULT_TRUSTED_PROXY_HEADERS, trusted_headers, trusted_peers
 
 # The ``selector`` setting's names for the classes of the standard ``selectors`` module.
@@ -62,6 +63,21 @@ class ServerConfig:
         rather than when the application first reads ``wsgi.input``.
     :param access_log: log one line per request through the ``wsgi_simple_server.access``
         logger (in the standard library's format, on ``sys.stderr`` by default).
+    :param access_log_format: the access log line as a %-format of gunicorn's atoms
+        (gunicorn's ``access_log_format``), or None for the standard library's line
+        (``host - - [date] "request line" status size``). The atoms: ``h`` client
+        address, ``t`` date, ``r`` request line, ``m`` method, ``U`` path, ``q``
+        query, ``H`` protocol, ``s`` status, ``b``/``B`` body bytes, ``f`` referer,
+        ``a`` user agent, ``T``/``M``/``D``/``L`` duration in seconds, milliseconds,
+        microseconds and decimal seconds, ``u`` Basic-auth user, ``p`` process id,
+        ``{name}i``/``{name}o`` request/response header, ``{name}e`` environ
+        variable; for one, ``'%(h)s "%(r)s" %(s)s %(b)s %(D)s %({x-request-id}i)s'``.
+        A format that names no atom, or does not format, raises ``ValueError``.
+    :param copy_os_environ: start every request's environ with a copy of the server
+        process's environment variables, as ``wsgiref`` does. Off by default, as in
+        gunicorn and waitress: the server's secrets (``DATABASE_PASSWORD``...) are not
+        handed to every application, and a request cannot be told ``HTTPS=on`` by the
+        shell that started the server.
     :param selector: the event loop's readiness API, a class of the ``selectors`` module
         by its short name: ``"default"`` (``DefaultSelector``: epoll on Linux, kqueue on
         BSD and macOS, else poll or select), ``"epoll"``, ``"kqueue"``, ``"devpoll"``,
@@ -126,6 +142,8 @@ class ServerConfig:
     shutdown_timeout_s: float = 10.0
     expect_continue_eager: bool = False
     access_log: bool = True
+    access_log_format: str | None = None
+    copy_os_environ: bool = False
     selector: str = "default"
     use_sendmsg: bool = True
     use_sendfile: bool = True
@@ -144,6 +162,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         """Refuse settings that cannot work (raises ``ValueError``)."""
         self.selector_class()  # raises ValueError for a name unknown here
+        if self.access_log_format is not None:
+            check_access_log_format(self.access_log_format)
         for spec in (self.forwarded_allow_ips, self.proxy_allow_ips):
             if not isinstance(spec, str):
                 raise ValueError(f"an *_allow_ips setting must be a string, got {spec!r}")

@@ -80,6 +80,7 @@ from wsgi_simple_server._connection import (
     as_tls,
 )
 from wsgi_simple_server._exchange import EnvironBuilder, Hooks, run_exchange
+from wsgi_simple_server._log import AccessLog, access_lines
 from wsgi_simple_server._parser import ParseError, find_head_end, parse_head
 from wsgi_simple_server._proxy import ProxyProtocolError, parse_proxy_header, trusted_peers
 
@@ -227,6 +228,7 @@ class Engine:
         # the request handler's hooks.
         self.server_software = server_software
         self.hooks = hooks
+        self.access_log = AccessLog(config.access_log_format)
         # The server's verify_request(socket, client_address), asked once per
         # connection before it is served (None: every connection is served).
         self._verify = verify
@@ -250,9 +252,13 @@ class Engine:
         self._listening = True
         with self._state:
             self._threads = [self._spawn(i) for i in range(self.config.threads)]
+        access_lines.hold()  # access log lines are written by batch: see _poll, reap and stop
 
     def reap(self) -> None:
-        """Close the connections that are past their deadline and not being served."""
+        """Close the connections that are past their deadline and not being served,
+        and write the access log lines still pending (a worker busy on a batch of
+        requests writes its lines only when it polls again)."""
+        access_lines.flush()
         now = time.monotonic()
         for conn in list(self.conns.values()):
             if conn.deadline < now and conn.lock.acquire(blocking=False):
@@ -338,6 +344,7 @@ class Engine:
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
+        access_lines.release()  # and every access log line is written
         return Drained(busy, len(open_conns) - busy, cut)
 
     def _close_idle(self, *, discard: bool) -> None:
@@ -444,6 +451,7 @@ class Engine:
         """Wait for ready sockets and queue them; say False if the engine stops."""
         if self._exiting:
             return False
+        access_lines.flush()  # the access log lines of the batch served, before the wait
         self._waiting = True
         try:
             ready = self._selector.select()

@@ -13,7 +13,6 @@ as the first block, and nothing is formatted that is not sent.
 
 from __future__ import annotations
 
-import logging
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from wsgi_simple_server._body import (
 )
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._connection import Connection
-from wsgi_simple_server._log import access_logger, error_logger, log_access
+from wsgi_simple_server._log import AccessEntry, AccessLog, error_logger
 from wsgi_simple_server._parser import ParseError, Request
 from wsgi_simple_server._proxy import TrustedPeers, apply_forwarded
 
@@ -111,6 +110,7 @@ class Site(Protocol):
     """What an exchange needs from the server that runs it."""
 
     config: ServerConfig
+    access_log: AccessLog
     server_software: str  # for the Server field
     stopping: bool
     hooks: Hooks
@@ -141,6 +141,19 @@ class Exchange(ResponseWriter):
         self.body_input: BodyInput | None = None  # set once the body's reader is made
         self.environ: dict[str, Any] = _NO_ENVIRON  # the application's, once made
         self.begun = _clock()  # for the access log's duration
+
+    def access_entry(self, remote_addr: str, status: str) -> AccessEntry:
+        """What the access log needs to know of this exchange, now that it is done."""
+        return AccessEntry(
+            remote_addr,
+            self.request.requestline,
+            status,
+            self.bytes_sent,
+            _clock() - self.begun,
+            self.environ,
+            self.request.headers,
+            self.headers or (),
+        )
 
     @property
     def bytes_sent(self) -> int:
@@ -372,14 +385,24 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
 
 
 def _log_request(site: Site, exchange: Exchange) -> None:
-    """The access log line, or the request handler's ``log_request`` when overridden."""
-    code = (exchange.status or "500").split(" ", 1)[0]
-    request = exchange.request
-    conn = exchange.conn
+    """The access log line, or the request handler's ``log_request`` when overridden.
+
+    The client's address is the environ's ``REMOTE_ADDR`` (gunicorn's ``h``), the
+    connection's peer when the environ has none. This runs once a request: the status
+    code is the status's first three characters (``check_response_start`` made sure).
+    """
+    status = exchange.status
+    code = status[:3] if status else "500"
     if site.hooks.custom_log:
         site.hooks.log_request(exchange)
-    elif access_logger.isEnabledFor(logging.INFO):
-        log_access(conn.host, f'"{request.requestline}" {code} {exchange.bytes_sent}')
+    else:
+        site.access_log.request(
+            exchange.environ.get("REMOTE_ADDR") or exchange.conn.host,
+            exchange.request.requestline,
+            code,
+            exchange.body_sent,
+            exchange,
+        )
 
 
 def _environ(

@@ -24,7 +24,7 @@ import socketserver
 import sys
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from platform import python_implementation
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
@@ -44,7 +44,7 @@ from wsgi_simple_server._listeners import (
     parse_bind,
     tls_context,
 )
-from wsgi_simple_server._log import log_access
+from wsgi_simple_server._log import AccessLog, log_access
 from wsgi_simple_server._parser import ParseError, Request
 from wsgi_simple_server._proxy import (
     ProxyProtocolError,
@@ -82,10 +82,17 @@ _REQUEST_KEYS = frozenset(
 
 
 class ServerHandler(SimpleHandler):
-    """The handler ``WSGIRequestHandler`` runs: logs the request when it closes."""
+    """The handler ``WSGIRequestHandler`` runs: logs the request when it closes.
+
+    Unlike the standard library's, its environ does not start with a copy of the
+    process's environment variables (``os_environ`` is empty); ``WSGIRequestHandler``
+    gives it ``BaseHandler.os_environ`` when the server's ``config.copy_os_environ``
+    says so.
+    """
 
     server_software = software_version
     request_handler: BaseHTTPRequestHandler
+    os_environ: MutableMapping[str, str] = {}  # noqa: RUF012 - read-only, as in wsgi_cgi
 
     def close(self) -> None:
         """Log the request (status code and body size), then close as usual."""
@@ -307,7 +314,8 @@ class WSGIServer(HTTPServer):
 
     def _environ_builder(self, sock: socket.socket) -> EnvironBuilder:
         handler = self.RequestHandlerClass
-        base: dict[str, Any] = dict(BaseHandler.os_environ)
+        # The process's environment only when asked for (ServerHandler's rule, below).
+        base: dict[str, Any] = dict(BaseHandler.os_environ) if self.config.copy_os_environ else {}
         base.update(self.base_environ)
         if sock is not self.socket:  # another listener: its own name and port
             name, port = server_name_and_port(sock)
@@ -500,6 +508,8 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         stdin: Any = BoundedInput(self.rfile, int(length) if length.isdigit() else 0)
         handler = ServerHandler(stdin, self.wfile, self.get_stderr(), environ, multithread=False)
         handler.request_handler = self  # back-pointer for logging
+        if getattr(self.server, "config", DEFAULT_CONFIG).copy_os_environ:
+            handler.os_environ = BaseHandler.os_environ
         app = self.server.get_app()
         if app is None:
             raise TypeError("no application set: call set_app() first")
@@ -572,6 +582,9 @@ class RequestHooks:
         self.custom_error = self.custom_log or _overridden(
             handler, ("send_error", "log_error", "version_string", "date_time_string")
         )
+        # Where the stock error pages log their request (None: the access log is off).
+        config = server.config
+        self.access_log = AccessLog(config.access_log_format) if config.access_log else None
 
     def view(self, request: Request, conn: Connection) -> WSGIRequestHandler:
         """An instance of the handler class for *request* on *conn* (its ``request``
@@ -608,16 +621,16 @@ class RequestHooks:
 
     def render_error(self, error: ParseError, client_address: Any) -> bytes:
         """The error page for *error*, by the handler class when it overrides a hook of it."""
-        log = self.server.config.access_log
+        log = self.access_log
         if not self.custom_error:
-            return render_error(error, client_address, log=log)
+            return render_error(error, client_address, access_log=log)
         try:
             return render_error(
                 error, client_address, handler_class=self.handler_class, server=self.server
             )
         except Exception:
             _log.exception("the request handler's send_error failed; the stock page is sent")
-            return render_error(error, client_address, log=log)
+            return render_error(error, client_address, access_log=log)
 
 
 def server_name_and_port(sock: socket.socket) -> tuple[str, int]:

@@ -269,7 +269,7 @@ class _GunicornHooks:
         workers log invalid requests (a warning in the error log)."""
         host = client_address[0] if isinstance(client_address, tuple) else client_address
         self.worker.log.warning("Invalid request from ip=%s: %s", host, error.message)
-        return render_error(error, client_address, log=False)
+        return render_error(error, client_address, access_log=None)
 
 
 def _default_hook(name: str) -> object:
