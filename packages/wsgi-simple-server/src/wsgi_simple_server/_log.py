@@ -435,7 +435,7 @@ class AccessLog:
         format, or a set-up of the logger other than this module's).
 
         This runs once a request: ``direct()`` is written out here, and the line is
-        appended to the pending ones without a call.
+        appended to the pending ones without ``PendingLines.add``'s call.
         """
         logger = access_logger
         if not logger.isEnabledFor(_INFO):
