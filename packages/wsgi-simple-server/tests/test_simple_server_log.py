@@ -25,7 +25,7 @@ from gunicorn.glogging import Logger as GunicornLogger
 from hypothesis import given
 from hypothesis import strategies as st
 from pythonjsonlogger.json import JsonFormatter
-from wsgi_simple_server import ServerConfig, _log
+from wsgi_simple_server import ServerConfig, WSGIServer, _log
 from wsgi_simple_server._log import (
     AccessAtoms,
     AccessEntry,
@@ -637,3 +637,33 @@ def test_application_errors_go_to_the_error_logger_after_the_earlier_lines(
         text = err()
         assert text.index('"GET /ok HTTP/1.1" 200') < text.index("ValueError: boom")
         assert text.index("ValueError: boom") < text.index('"GET /boom HTTP/1.1" 500')
+
+
+def test_application_errors_on_the_standard_library_path_go_to_the_error_logger_too(
+    kit: Any,
+) -> None:
+    collected: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            collected.append(record)
+
+    class Serial(WSGIServer):
+        def get_request(self) -> tuple[Any, Any]:  # a socket-level hook: the stdlib path
+            return WSGIServer.get_request(self)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        raise ValueError("boom")
+
+    handler = Collect()
+    _log.error_logger.addHandler(handler)
+    try:
+        with kit.running(app, kit.QUIET, server_class=Serial) as server:
+            assert server.stdlib_path_reason() is not None
+            assert b" 500 " in kit.roundtrip(server, b"GET /x HTTP/1.0\r\n\r\n")
+    finally:
+        _log.error_logger.removeHandler(handler)
+    (record,) = collected
+    assert record.getMessage() == "Error in the application serving 'GET /x HTTP/1.0' for 127.0.0.1"
+    assert record.exc_info is not None
+    assert record.exc_info[0] is ValueError

@@ -27,6 +27,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, MutableMapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from platform import python_implementation
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from wsgi_handlers import BaseHandler, BoundedInput, SimpleHandler
@@ -44,7 +45,7 @@ from wsgi_simple_server._listeners import (
     parse_bind,
     tls_context,
 )
-from wsgi_simple_server._log import AccessLog, log_access
+from wsgi_simple_server._log import AccessLog, error_logger, log_access
 from wsgi_simple_server._parser import ParseError, Request
 from wsgi_simple_server._proxy import (
     ProxyProtocolError,
@@ -93,6 +94,28 @@ class ServerHandler(SimpleHandler):
     server_software = software_version
     request_handler: BaseHTTPRequestHandler
     os_environ: MutableMapping[str, str] = {}  # noqa: RUF012 - read-only, as in wsgi_cgi
+
+    def log_exception(
+        self,
+        exc_info: tuple[type[BaseException], BaseException, TracebackType]
+        | tuple[None, None, None],
+    ) -> None:
+        """Log an application's error on the ``wsgi_simple_server.error`` logger, with
+        its traceback, as the HTTP/1.1 engine does (by default both are written to the
+        current ``sys.stderr``, where ``wsgiref`` prints the traceback). A request
+        handler class whose ``get_stderr`` is overridden gets the traceback on its own
+        stream instead, as in the standard library.
+        """
+        handler = self.request_handler
+        if getattr(type(handler), "get_stderr", None) is not WSGIRequestHandler.get_stderr:
+            SimpleHandler.log_exception(self, exc_info)
+            return
+        error_logger.error(
+            "Error in the application serving %r for %s",
+            getattr(handler, "requestline", ""),
+            handler.client_address[0] if handler.client_address else "",
+            exc_info=exc_info,
+        )
 
     def close(self) -> None:
         """Log the request (status code and body size), then close as usual."""
