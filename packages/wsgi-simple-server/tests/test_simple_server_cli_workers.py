@@ -32,11 +32,13 @@ CLI = [sys.executable, "-m", "wsgi_simple_server"]
 APP_SOURCE = """
 import os, sys, time
 
+VERSION = "one"
+
 def app(environ, start_response):
     if environ["PATH_INFO"] == "/slow":
         print("slow request started", file=sys.stderr, flush=True)
         time.sleep(float(environ["QUERY_STRING"] or 1))
-    body = f"pid={os.getpid()} multiprocess={environ['wsgi.multiprocess']}".encode()
+    body = f"pid={os.getpid()} multiprocess={environ['wsgi.multiprocess']} {VERSION}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 """
@@ -140,15 +142,21 @@ def get(
 
 
 def pid_of(body: str) -> int:
-    match = re.match(r"pid=(\d+) multiprocess=True$", body)
+    return answer(body)[0]
+
+
+def answer(body: str) -> tuple[int, str]:
+    """The process id and the ``VERSION`` of the test application in a response body."""
+    match = re.fullmatch(r"pid=(\d+) multiprocess=True (\w+)", body)
     assert match is not None, body
-    return int(match.group(1))
+    return int(match.group(1)), match.group(2)
 
 
-def pids_serving(port: int, want: int, limit: int = 400) -> set[int]:
+def pids_serving(port: int, want: int, limit: int = 400) -> dict[int, str]:
     """The processes that answer ``GET /slow?0.05`` from four client threads, until
-    *want* different ones did (at most *limit* requests)."""
-    pids: set[int] = set()
+    *want* different ones did (at most *limit* requests), with the ``VERSION`` each
+    answered."""
+    pids: dict[int, str] = {}
     sent = 0
     lock = threading.Lock()
     failures: queue.Queue[str] = queue.Queue()
@@ -164,8 +172,9 @@ def pids_serving(port: int, want: int, limit: int = 400) -> set[int]:
             if status != 200:
                 failures.put(f"{status} {body}")
                 return
+            pid, version = answer(body)
             with lock:
-                pids.add(pid_of(body))
+                pids[pid] = version
 
     threads = [threading.Thread(target=client) for _ in range(4)]
     for thread in threads:
@@ -257,7 +266,7 @@ def test_two_workers_serve_from_two_processes_and_term_exits_0(tmp_path: Path) -
         port = server.port()
         server.wait_for(rf"\[INFO\] listening at http://127\.0\.0\.1:{port}/$")
         workers = {int(m.group(1)) for m in server.wait_for(BOOTING, count=2)}
-        assert pids_serving(port, want=2) == workers
+        assert set(pids_serving(port, want=2)) == workers
         assert server.proc.pid not in workers
         assert server.stop() == 0
     assert not list(tmp_path.glob("*.ctl")), "the command line opens no control socket"
@@ -314,14 +323,18 @@ def test_term_lets_a_request_in_flight_finish_then_exits_0(tmp_path: Path) -> No
     server.wait_for(r"Shutting down: Master")
 
 
-def test_sighup_replaces_the_workers_and_the_server_goes_on(tmp_path: Path) -> None:
+def test_sighup_replaces_the_workers_which_serve_the_new_code(tmp_path: Path) -> None:
     with arbiter("workers_app:app", "--workers", "2", "--port", "0", cwd=tmp_path) as server:
         port = server.port()
         first = {int(m.group(1)) for m in server.wait_for(BOOTING, count=2)}
+        assert get(port)[1].endswith(" one")
+        (tmp_path / "workers_app.py").write_text(APP_SOURCE.replace('"one"', '"two"'))
         server.proc.send_signal(signal.SIGHUP)
         second = {int(m.group(1)) for m in server.wait_for(BOOTING, count=4)} - first
         assert len(second) == 2
-        assert pids_serving(port, want=2) == second
+        for pid in first:  # stopped gracefully once the new ones run
+            server.wait_for(rf"Worker exiting \(pid: {pid}\)")
+        assert pids_serving(port, want=2) == dict.fromkeys(second, "two")
         assert server.stop() == 0
 
 

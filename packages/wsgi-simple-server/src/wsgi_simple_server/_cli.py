@@ -676,6 +676,8 @@ def _serve_workers(command: Command) -> int:
     """``--workers N`` (N > 1): gunicorn's arbiter in this process (``workers.run_arbiter``)."""
     if command.reload:
         raise UsageError("--reload runs one server process: it cannot be combined with --workers")
+    if os.name == "nt":
+        raise UsageError("--workers needs a POSIX system (gunicorn's arbiter forks)")
     try:
         import gunicorn  # noqa: F401, PLC0415 - optional: here to say so, used by run_arbiter
     except ImportError:

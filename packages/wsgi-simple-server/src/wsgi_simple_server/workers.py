@@ -37,7 +37,7 @@ try:
     from gunicorn.app.base import BaseApplication
     from gunicorn.arbiter import Arbiter
     from gunicorn.config import KNOWN_SETTINGS
-    from gunicorn.errors import AppImportError
+    from gunicorn.errors import AppImportError, HaltServer
     from gunicorn.workers.base import Worker
 except ImportError as exc:  # pragma: no cover - exercised by tools/check_install_alone.py
     raise ImportError(
@@ -550,14 +550,26 @@ class _CommandLineArbiter(Arbiter):  # type: ignore[misc]  # gunicorn ships no t
     """gunicorn's arbiter over the command line's sockets."""
 
     LISTENERS: list[Any]  # gunicorn.sock.BaseSocket objects
+    stopping = False
 
     def stop(self, graceful: bool = True) -> None:
         """Close the arbiter's copies of the sockets without removing any socket file
         (gunicorn removes every Unix socket's, one passed in included: the command line
         removes those it made), then stop the workers as gunicorn does."""
+        self.stopping = True
         gunicorn_sock.close_sockets(self.LISTENERS, unlink=False)
         self.LISTENERS = []
         super().stop(graceful)
+
+    def reap_workers(self) -> None:
+        """Reap the workers that exited, as gunicorn does; but while stopping, a second
+        worker that could not load the application does not interrupt the stop
+        (gunicorn raises ``HaltServer`` again from ``halt``, out of the arbiter)."""
+        try:
+            super().reap_workers()
+        except HaltServer:
+            if not self.stopping:
+                raise
 
     def handle_usr2(self) -> None:
         """Refuse gunicorn's binary upgrade: the new program would bind the command
