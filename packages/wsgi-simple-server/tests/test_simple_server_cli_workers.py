@@ -35,6 +35,8 @@ import os, sys, time
 VERSION = "one"
 
 def app(environ, start_response):
+    if environ["PATH_INFO"] == "/error":
+        raise RuntimeError("the application failed on purpose")
     if environ["PATH_INFO"] == "/slow":
         print("slow request started", file=sys.stderr, flush=True)
         time.sleep(float(environ["QUERY_STRING"] or 1))
@@ -303,6 +305,31 @@ def test_settings_by_variable_reach_the_workers_and_no_access_log_is_kept(
             assert get(port)[0] == 200
         assert server.stop() == 0
     assert not [line for line in server.lines if re.search(r'"GET / HTTP/1\.1" \d{3}', line)]
+
+
+LOG_CONFIG = """{
+  "version": 1,
+  "formatters": {"marked": {"format": "CONFIGURED %(process)d %(name)s: %(message)s"}},
+  "handlers": {"marked": {"class": "logging.StreamHandler", "formatter": "marked"}},
+  "loggers": {
+    "wsgi_simple_server.access": {"handlers": ["marked"], "propagate": false},
+    "wsgi_simple_server.error": {"handlers": ["marked"], "propagate": false}
+  }
+}"""
+
+
+def test_the_log_config_of_the_command_line_holds_in_the_workers(tmp_path: Path) -> None:
+    (tmp_path / "logging.json").write_text(LOG_CONFIG)
+    with arbiter("workers_app:app", "--workers", "2", "--port", "0",
+                 "--log-config", "logging.json", cwd=tmp_path) as server:  # fmt: skip
+        port = server.port()
+        workers = {m.group(1) for m in server.wait_for(BOOTING, count=2)}
+        assert get(port, "/error")[0] == 500
+        error = server.wait_for(r"^CONFIGURED (\d+) wsgi_simple_server\.error: ")[0]
+        access = server.wait_for(r'^CONFIGURED (\d+) wsgi_simple_server\.access: .*" 500 ')[0]
+        assert error.group(1) in workers
+        assert access.group(1) == error.group(1)
+        assert server.stop() == 0
 
 
 def test_term_lets_a_request_in_flight_finish_then_exits_0(tmp_path: Path) -> None:
