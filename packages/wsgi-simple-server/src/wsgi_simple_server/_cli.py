@@ -10,7 +10,8 @@ same settings. A mistake of the user (a bad value, a module that does not import
 port in use) ends the program with one line on stderr and exit status 2.
 
 The application is imported by ``_app_loader``, the listening sockets are opened by
-``_listen_cli`` (``--bind``, systemd, SIGHUP), and ``--reload`` runs through ``_reloader``.
+``_listen_cli`` (``--bind``, systemd, SIGHUP), and ``--reload`` runs through ``_reloader``;
+``--workers N`` runs gunicorn's arbiter (``workers.run_arbiter``).
 """
 
 from __future__ import annotations
@@ -692,7 +693,8 @@ def _serve_workers(command: Command) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line (*argv* defaults to ``sys.argv[1:]``); return the exit status.
 
-    Serve until SIGTERM or SIGINT, then stop gracefully and return 0. A mistake of the
+    Serve until SIGTERM or SIGINT, then stop gracefully and return 0 (with
+    ``--workers N`` the signals are those of gunicorn's arbiter). A mistake of the
     user's is one line on stderr and status 2.
     """
     prog = _prog()
