@@ -365,6 +365,18 @@ def test_sighup_replaces_the_workers_which_serve_the_new_code(tmp_path: Path) ->
         assert server.stop() == 0
 
 
+def test_sigttin_and_sigttou_add_and_remove_a_worker(tmp_path: Path) -> None:
+    with arbiter("workers_app:app", "--workers", "2", "--port", "0", cwd=tmp_path) as server:
+        port = server.port()
+        server.wait_for(BOOTING, count=2)
+        server.proc.send_signal(signal.SIGTTIN)
+        server.wait_for(BOOTING, count=3)
+        assert len(pids_serving(port, want=3)) == 3
+        server.proc.send_signal(signal.SIGTTOU)
+        server.wait_for(r"Worker exiting \(pid: \d+\)")
+        assert server.stop() == 0
+
+
 def test_workers_on_a_unix_socket_remove_its_file_but_not_one_passed_in(tmp_path: Path) -> None:
     made = tmp_path / "made.sock"
     passed_path = tmp_path / "passed.sock"
