@@ -60,9 +60,10 @@ class Arbiter:
         cwd: Path,
         env: dict[str, str] | None = None,
         pass_fds: tuple[int, ...] = (),
+        launcher: tuple[str, ...] = (),
     ) -> None:
         self.proc = subprocess.Popen(
-            [*CLI, *args],
+            [*launcher, *CLI, *args],
             cwd=cwd,
             env={**os.environ, "XDG_RUNTIME_DIR": str(cwd), **(env or {})},
             stdout=subprocess.PIPE,
@@ -377,6 +378,44 @@ def test_sigttin_and_sigttou_add_and_remove_a_worker(tmp_path: Path) -> None:
         assert server.stop() == 0
 
 
+def unix_get(path: Path) -> str:
+    """``GET /`` over HTTP/1.0 on the Unix socket at *path*; the body of a 200."""
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(20)
+        client.connect(str(path))
+        client.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        reply = b"".join(iter(lambda: client.recv(65536), b""))
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 OK\r\n"), reply
+    return body.decode()
+
+
+def test_systemd_socket_activation_serves_with_workers_and_leaves_the_socket(
+    tmp_path: Path,
+) -> None:
+    """A launcher puts a Unix socket at descriptor 3 and runs the command line with ``exec``
+    with ``LISTEN_PID`` its own process id, as systemd does."""
+    path = tmp_path / "activated.sock"
+    activated = socket.socket(socket.AF_UNIX)
+    activated.bind(str(path))
+    activated.listen()
+    (tmp_path / "workers_app.py").write_text(APP_SOURCE)
+    script = 'exec 3<&"$1"; shift; LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"'
+    server = Arbiter(
+        "workers_app:app", "--workers", "2", "--bind", "127.0.0.1:0", cwd=tmp_path,
+        pass_fds=(activated.fileno(),),
+        launcher=("bash", "-c", script, "bash", str(activated.fileno())),
+    )  # fmt: skip
+    try:
+        server.wait_for(rf"^Serving HTTP on unix:{re.escape(str(path))} \.\.\.$")
+        server.wait_for(BOOTING, count=2)
+        assert pid_of(unix_get(path)) != server.proc.pid
+    finally:
+        assert server.stop() == 0
+        activated.close()
+    assert path.exists(), "systemd's socket: its file is systemd's business"
+
+
 def test_workers_on_a_unix_socket_remove_its_file_but_not_one_passed_in(tmp_path: Path) -> None:
     made = tmp_path / "made.sock"
     passed_path = tmp_path / "passed.sock"
@@ -392,13 +431,7 @@ def test_workers_on_a_unix_socket_remove_its_file_but_not_one_passed_in(tmp_path
         server.wait_for(rf"^Serving HTTP on unix:{re.escape(str(made))}, unix:")
         server.wait_for(BOOTING, count=2)
         for path in (made, passed_path):
-            with socket.socket(socket.AF_UNIX) as client:
-                client.settimeout(20)
-                client.connect(str(path))
-                client.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                reply = b"".join(iter(lambda: client.recv(65536), b""))
-            assert reply.startswith(b"HTTP/1.0 200 OK\r\n"), reply
-            pid_of(reply.partition(b"\r\n\r\n")[2].decode())
+            pid_of(unix_get(path))
     finally:
         assert server.stop() == 0
         passed.close()
