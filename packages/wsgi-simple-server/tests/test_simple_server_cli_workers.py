@@ -393,8 +393,8 @@ def unix_get(path: Path) -> str:
 def test_systemd_socket_activation_serves_with_workers_and_leaves_the_socket(
     tmp_path: Path,
 ) -> None:
-    """A launcher puts a Unix socket at descriptor 3 and runs the command line with ``exec``
-    with ``LISTEN_PID`` its own process id, as systemd does."""
+    """A launcher puts a Unix socket at descriptor 3, then becomes the command line
+    (``exec``) with ``LISTEN_PID`` its own process id, as systemd starts a service."""
     path = tmp_path / "activated.sock"
     activated = socket.socket(socket.AF_UNIX)
     activated.bind(str(path))
