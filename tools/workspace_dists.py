@@ -117,6 +117,24 @@ with tempfile.TemporaryDirectory() as tmp:
         proc.terminate()
         proc.wait(30)
         proc.stderr.close()
+    # The command line's --workers: the same arbiter and worker class, run by it.
+    proc = subprocess.Popen(
+        [sys.executable, '-I', '-m', 'wsgi_simple_server', '--workers', '2', '--port', '0'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp)
+    try:
+        port = None
+        for line in proc.stdout:
+            if match := re.search(r'^Serving HTTP on 127\\.0\\.0\\.1 port (\\d+)', line):
+                port = match.group(1)
+                break
+        assert port, 'wsgi-simple-server --workers 2 did not start'
+        body = urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=10).read()
+        assert body.startswith(b'Hello world!'), body[:40]
+    finally:
+        proc.terminate()
+        proc.stdout.read()
+        assert proc.wait(30) == 0, proc.returncode
+        proc.stdout.close()
 """
 
 # Modules that need an optional extra of their distribution: the extra, and the

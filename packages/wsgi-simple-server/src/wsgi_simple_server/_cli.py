@@ -10,7 +10,8 @@ same settings. A mistake of the user (a bad value, a module that does not import
 port in use) ends the program with one line on stderr and exit status 2.
 
 The application is imported by ``_app_loader``, the listening sockets are opened by
-``_listen_cli`` (``--bind``, systemd, SIGHUP), and ``--reload`` runs through ``_reloader``.
+``_listen_cli`` (``--bind``, systemd, SIGHUP), and ``--reload`` runs through ``_reloader``;
+``--workers N`` runs gunicorn's arbiter (``workers.run_arbiter``).
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ def settings_table() -> str:
             f"| `{setting.name}` | {options} | `{setting.variable}` | {_shown(setting)}"
             f" | {setting.summary} |"
         )
+    rows.append(_WORKERS_ROW)
     return "\n".join(rows) + "\n"
 
 
@@ -266,6 +268,7 @@ class Command:
     log_level: str | None
     argv: tuple[str, ...]  # as given, for the server process a reloader starts
     listen_args: argparse.Namespace  # --bind, --uds, --fd, --uds-mode (_listen_cli)
+    workers: int = 1  # processes: more than one runs gunicorn's arbiter (_serve_workers)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -348,6 +351,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "--port", help=f"TCP port, 0 for any free one (default: 8000; {ENV_PREFIX}PORT)"
     )
     add_listener_arguments(parser)
+    _add_workers_argument(parser)
     server = parser.add_argument_group(
         "server settings", "The fields of ServerConfig, each also an environment variable."
     )
@@ -490,6 +494,7 @@ def parse_command(
         log_level=args.log_level,
         argv=tuple(argv),
         listen_args=args,
+        workers=_workers(args.workers, environ),
     )
 
 
@@ -636,16 +641,68 @@ def _reload(command: Command) -> int:
         )
 
 
+# -- several processes: --workers -----------------------------------------------------
+
+_WORKERS_HELP = (
+    "worker processes; more than 1 runs gunicorn's arbiter with the ThreadedWorker class,"
+    " each process serving with these settings (needs wsgi-simple-server[gunicorn])"
+)
+_WORKERS_ROW = f"| `workers` | `--workers` | `{ENV_PREFIX}WORKERS` | 1 | {_WORKERS_HELP} |"
+
+
+def _add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument_group("processes").add_argument(
+        "--workers", metavar="N", help=f"{_WORKERS_HELP} (default: 1; {ENV_PREFIX}WORKERS)"
+    )
+
+
+def _workers(raw: str | None, environ: Mapping[str, str]) -> int:
+    """The number of worker processes: ``--workers``, else the variable, else 1."""
+    source = "--workers"
+    if raw is None:
+        source = ENV_PREFIX + "WORKERS"
+        raw = environ.get(source)
+        if raw is None:
+            return 1
+    try:
+        workers = _to_int(raw)
+    except ValueError as exc:
+        raise UsageError(f"{source} {exc}") from None
+    if workers < 1:
+        raise UsageError(f"{source} must be a positive number, got {workers}")
+    return workers
+
+
+def _serve_workers(command: Command) -> int:
+    """``--workers N`` (N > 1): gunicorn's arbiter in this process (``workers.run_arbiter``)."""
+    if command.reload:
+        raise UsageError("--reload runs one server process: it cannot be combined with --workers")
+    if os.name == "nt":
+        raise UsageError("--workers needs a POSIX system (gunicorn's arbiter forks)")
+    try:
+        import gunicorn  # noqa: F401, PLC0415 - optional: here to say so, used by run_arbiter
+    except ImportError:
+        raise UsageError(
+            "--workers needs the gunicorn extra: pip install 'wsgi-simple-server[gunicorn]'"
+        ) from None
+    from wsgi_simple_server.workers import run_arbiter  # noqa: PLC0415 - needs gunicorn
+
+    return run_arbiter(command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line (*argv* defaults to ``sys.argv[1:]``); return the exit status.
 
-    Serve until SIGTERM or SIGINT, then stop gracefully and return 0. A mistake of the
+    Serve until SIGTERM or SIGINT, then stop gracefully and return 0 (with
+    ``--workers N`` the signals are those of gunicorn's arbiter). A mistake of the
     user's is one line on stderr and status 2.
     """
     prog = _prog()
     try:
         command = parse_command(sys.argv[1:] if argv is None else argv, os.environ, prog=prog)
         _configure_logging(command)
+        if command.workers > 1:
+            return _serve_workers(command)
         if command.reload and not is_reloader_child():
             return _reload(command)
         return _serve(command)

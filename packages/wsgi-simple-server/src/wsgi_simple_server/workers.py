@@ -12,6 +12,9 @@ Importing this module without it raises ``ImportError`` naming that extra.
 
 What each gunicorn setting does here is documented in the deployment guide
 (``deployment/gunicorn.md``) and in ``server_config``.
+
+``wsgi-simple-server --workers N`` runs the same arbiter and worker class in its own
+process (``run_arbiter``), with the command line's settings: see ``run_arbiter``.
 """
 
 from __future__ import annotations
@@ -19,16 +22,22 @@ from __future__ import annotations
 import datetime
 import itertools
 import logging
+import math
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
 from typing import Any
 
 try:
+    import gunicorn
     from gunicorn import sock as gunicorn_sock
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.arbiter import Arbiter
     from gunicorn.config import KNOWN_SETTINGS
+    from gunicorn.errors import AppImportError, HaltServer
     from gunicorn.workers.base import Worker
 except ImportError as exc:  # pragma: no cover - exercised by tools/check_install_alone.py
     raise ImportError(
@@ -38,14 +47,24 @@ except ImportError as exc:  # pragma: no cover - exercised by tools/check_instal
     ) from exc
 
 from wsgi_util import FileWrapper
+from wsgi_util.types import WSGIApplication
 
+from wsgi_simple_server._app_loader import AppLoadError, load_app
+from wsgi_simple_server._cli import Command, _prog, _url, _version
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._connection import Connection
+from wsgi_simple_server._demo import demo_app
 from wsgi_simple_server._engine import Engine
 from wsgi_simple_server._errors import render_error
 from wsgi_simple_server._exchange import EnvironBuilder, Exchange
+from wsgi_simple_server._listen_cli import server_from_args, serving_message
 from wsgi_simple_server._parser import ParseError, Request
-from wsgi_simple_server._server import _REQUEST_KEYS, server_name_and_port, software_version
+from wsgi_simple_server._server import (
+    _REQUEST_KEYS,
+    WSGIServer,
+    server_name_and_port,
+    software_version,
+)
 
 __all__ = ["ThreadedWorker", "server_config"]
 
@@ -220,10 +239,14 @@ class _GunicornResponse:
 class _GunicornHooks:
     """The engine's per-request hooks under gunicorn: count the requests (for
     ``--max-requests``), write gunicorn's access log line, call ``post_request``, and
-    report refused requests as gunicorn's workers do."""
+    report refused requests as gunicorn's workers do.
+
+    When none of those three is configured (``wsgi-simple-server --workers``: the
+    command line configures none) the engine logs as it does in one process: the
+    access log is the ``ServerConfig``'s, the one ``WSGIServer`` writes.
+    """
 
     custom_environ = False
-    custom_log = True  # every request answered comes to log_request
 
     def __init__(self, worker: ThreadedWorker) -> None:
         self.worker = worker
@@ -234,6 +257,10 @@ class _GunicornHooks:
         self.access = bool(getattr(worker.log, "access_log_enabled", True))
         post_request = cfg.post_request
         self.post_request = None if post_request is _default_hook("post_request") else post_request
+        # Whether every request answered comes to log_request.
+        self.custom_log = bool(
+            self.access or self.post_request is not None or worker.max_requests < sys.maxsize
+        )
 
     def environ(self, request: Request, conn: Connection) -> tuple[dict[str, Any], Any]:
         """The CGI variables of *request* and its ``wsgi.errors`` (the engine builds
@@ -266,7 +293,10 @@ class _GunicornHooks:
 
     def render_error(self, error: ParseError, client_address: Any) -> bytes:
         """The error page for a request that cannot be served; logged as gunicorn's
-        workers log invalid requests (a warning in the error log)."""
+        workers log invalid requests (a warning in the error log), or under the
+        command line as ``WSGIServer`` logs it (in the access log, if it is on)."""
+        if self.worker.command_line:
+            return render_error(error, client_address, log=self.worker.config.access_log)
         host = client_address[0] if isinstance(client_address, tuple) else client_address
         self.worker.log.warning("Invalid request from ip=%s: %s", host, error.message)
         return render_error(error, client_address, access_log=None)
@@ -297,11 +327,18 @@ class ThreadedWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type in
     reopens the log files. After ``max_requests`` requests (``--max-requests`` plus
     up to ``--max-requests-jitter``) the worker stops gracefully and the arbiter
     starts another.
+
+    Under ``wsgi-simple-server --workers N`` (``run_arbiter``) the worker serves with
+    the ``ServerConfig`` the command line built, not one made from gunicorn's
+    settings, and logs as the command line set the logging up.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.config = server_config(self.cfg)
+        self.command_line = isinstance(self.app, _CommandLineApplication)
+        self.config: ServerConfig = (
+            self.app.command.config if self.command_line else server_config(self.cfg)
+        )
         self._engine: Engine | None = None
 
     @classmethod
@@ -316,8 +353,10 @@ class ThreadedWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type in
             )
 
     def init_process(self) -> None:
-        """Route this package's error log to gunicorn's, then load the app and run."""
-        _use_gunicorn_error_log(self.log.error_log)
+        """Route this package's error log to gunicorn's (unless the command line set the
+        logging up), then load the app and run."""
+        if not self.command_line:
+            _use_gunicorn_error_log(self.log.error_log)
         super().init_process()
 
     def stop_soon(self) -> None:
@@ -342,9 +381,11 @@ class ThreadedWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type in
         # The stop runs on another thread so that this one goes on passing the lead
         # and sending the heartbeat while requests in flight finish. SIGQUIT or SIGINT
         # meanwhile exit at once (SystemExit from gunicorn's handler, on this thread).
+        # Never longer than the arbiter waits before it kills the process.
+        timeout_s = min(self.config.shutdown_timeout_s, max(self.cfg.graceful_timeout, 0))
         stopper = threading.Thread(
             target=engine.stop,
-            args=(max(self.cfg.graceful_timeout, 0),),
+            args=(timeout_s,),
             name="wsgi-simple-server-stop",
             daemon=True,
         )
@@ -383,3 +424,154 @@ class ThreadedWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type in
                 suppress_ragged_eofs=self.cfg.suppress_ragged_eofs,
             )
         return sock, _environ_builder(sock, multiprocess=self.cfg.workers > 1)
+
+
+# -- wsgi-simple-server --workers N ------------------------------------------------------
+
+
+def run_arbiter(command: Command) -> int:
+    """Serve *command* (``wsgi-simple-server --workers N``) with gunicorn's arbiter.
+
+    The listening sockets are opened here as the one-process command line opens them
+    (``server_from_args``: ``--host``/``--port``, ``--bind``, ``--uds``, ``--fd``,
+    systemd socket activation, ``--uds-mode``, ``backlog``, ``reuse_port``; a mistake
+    is one line on stderr and exit status 2) and handed to the arbiter as ``fd://N``
+    binds. The arbiter then runs in this process (as ``gunicorn`` would) with
+    ``command.workers`` processes of ``ThreadedWorker``, each of which serves with
+    ``command.config`` itself and imports the application (``module:app``, a factory
+    called once a process). TLS goes to gunicorn's ``certfile``, ``keyfile``,
+    ``ca_certs``, ``cert_reqs`` and ``ciphers``; ``shutdown_timeout_s`` (rounded up to
+    whole seconds) to ``graceful_timeout``; ``--log-level`` to ``loglevel``.
+    gunicorn's configuration file, ``GUNICORN_CMD_ARGS`` and control socket are not
+    used.
+
+    Signals are the arbiter's: ``SIGTERM`` stops gracefully, ``SIGINT`` and
+    ``SIGQUIT`` at once, ``SIGHUP`` replaces the workers (new code), ``SIGTTIN`` and
+    ``SIGTTOU`` add and remove one; ``SIGUSR2`` (gunicorn's binary upgrade) is
+    refused with a warning. Return the exit status: 0 after a stop by signal, 2 when
+    the application cannot be loaded (each worker that tried prints the command
+    line's one-line error), the arbiter's otherwise.
+    """
+    listener = server_from_args(
+        command.listen_args, demo_app, command.config, host=command.host, port=command.port
+    )
+    arbiter_pid = os.getpid()
+    status: object = 0
+    try:
+        _CommandLineApplication(command, listener).run()
+    except SystemExit as exc:
+        if os.getpid() != arbiter_pid:
+            raise  # a worker process is ending: it never returns here
+        status = exc.code
+    finally:
+        if os.getpid() == arbiter_pid:
+            listener.server_close()  # and the Unix socket files it made
+    if status == Arbiter.APP_LOAD_ERROR:
+        return 2
+    if status is None or isinstance(status, int):
+        return status or 0
+    print(status, file=sys.stderr)  # sys.exit("message"), as the interpreter would
+    return 1
+
+
+class _CommandLineApplication(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type information
+    """gunicorn's view of a ``Command``: its settings, its hook, its application."""
+
+    def __init__(self, command: Command, listener: WSGIServer) -> None:
+        self.command = command
+        self.listener = listener
+        # Duplicates for the arbiter, which closes the descriptors it is given.
+        self.fds = [os.dup(sock.fileno()) for sock in listener.sockets]
+        super().__init__(prog=_prog())
+
+    def load_config(self) -> None:
+        """Set gunicorn's settings from the command (again on ``SIGHUP``)."""
+        command, config = self.command, self.command.config
+        settings: dict[str, object] = {
+            "bind": [f"fd://{fd}" for fd in self.fds],
+            "workers": command.workers,
+            "worker_class": f"{__name__}.{ThreadedWorker.__name__}",
+            "threads": config.threads,
+            "graceful_timeout": math.ceil(config.shutdown_timeout_s),
+            "loglevel": command.log_level or "info",
+            "certfile": config.certfile,
+            "keyfile": config.keyfile,
+            "ca_certs": config.ca_certs,
+            "cert_reqs": config.cert_reqs,
+            "ciphers": config.ciphers,
+            "default_proc_name": command.app or "wsgi_simple_server:demo_app",
+            "when_ready": self.when_ready,
+        }
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn 25.1 and later
+            settings["control_socket_disable"] = True
+        for name, value in settings.items():
+            self.cfg.set(name, value)
+
+    def when_ready(self, arbiter: Any) -> None:
+        """Log what runs where, as the one-process command line does (gunicorn calls
+        this once the arbiter listens, before it starts the workers)."""
+        command = self.command
+        _log.info(
+            "%s: application %s, %d worker processes (gunicorn %s), %d worker threads "
+            "each, %s event loop",
+            _version(),
+            command.app or "wsgi_simple_server:demo_app",
+            command.workers,
+            gunicorn.__version__,
+            command.config.threads,
+            command.config.selector_class().__name__,
+        )
+        _log.info("listening at %s", ", ".join(map(_url, self.listener.sockets)))
+        # On stdout, as http.server prints it (scripts wait for this line).
+        print(serving_message(self.listener), flush=True)
+
+    def load(self) -> WSGIApplication:
+        """Import the application (in each worker process); ``AppImportError`` with
+        the command line's one-line message if it cannot be."""
+        command = self.command
+        if command.app is None:
+            return demo_app
+        sys.path.insert(0, os.path.abspath(command.app_dir))
+        try:
+            return load_app(command.app, factory=command.factory)
+        except AppLoadError as exc:
+            raise AppImportError(f"{_prog()}: error: {exc}") from None
+
+    def run(self) -> None:
+        """Run the arbiter until it exits (``SystemExit``)."""
+        try:
+            _CommandLineArbiter(self).run()
+        except RuntimeError as exc:  # as BaseApplication.run reports it
+            print(f"{_prog()}: error: {exc}", file=sys.stderr, flush=True)
+            sys.exit(1)
+
+
+class _CommandLineArbiter(Arbiter):  # type: ignore[misc]  # gunicorn ships no type information
+    """gunicorn's arbiter over the command line's sockets."""
+
+    LISTENERS: list[Any]  # gunicorn.sock.BaseSocket objects
+    stopping = False
+
+    def stop(self, graceful: bool = True) -> None:
+        """Close the arbiter's copies of the sockets without removing any socket file
+        (gunicorn removes every Unix socket's, one passed in included: the command line
+        removes those it made), then stop the workers as gunicorn does."""
+        self.stopping = True
+        gunicorn_sock.close_sockets(self.LISTENERS, unlink=False)
+        self.LISTENERS = []
+        super().stop(graceful)
+
+    def reap_workers(self) -> None:
+        """Reap the workers that exited, as gunicorn does; but while stopping, a second
+        worker that could not load the application does not interrupt the stop
+        (gunicorn raises ``HaltServer`` again from ``halt``, out of the arbiter)."""
+        try:
+            super().reap_workers()
+        except HaltServer:
+            if not self.stopping:
+                raise
+
+    def handle_usr2(self) -> None:
+        """Refuse gunicorn's binary upgrade: the new program would bind the command
+        line's addresses again, beside this one."""
+        self.log.warning("SIGUSR2 ignored: send SIGHUP to start new workers with new code")
