@@ -24,7 +24,7 @@ import socketserver
 import sys
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from platform import python_implementation
 from types import TracebackType
@@ -293,13 +293,7 @@ class WSGIServer(HTTPServer):
 
     def setup_environ(self) -> None:
         """Set up ``base_environ``, the variables every request shares."""
-        env = self.base_environ = {}
-        env["SERVER_NAME"] = self.server_name
-        env["GATEWAY_INTERFACE"] = "CGI/1.1"
-        env["SERVER_PORT"] = str(self.server_port)
-        env["REMOTE_HOST"] = ""
-        env["CONTENT_LENGTH"] = ""
-        env["SCRIPT_NAME"] = ""
+        self.base_environ = server_environ(self.server_name, self.server_port)
 
     def get_app(self) -> WSGIApplication | None:
         """Return the application set by ``set_app``."""
@@ -336,23 +330,12 @@ class WSGIServer(HTTPServer):
         return None
 
     def _environ_builder(self, sock: socket.socket) -> EnvironBuilder:
-        handler = self.RequestHandlerClass
-        # The process's environment only when asked for (ServerHandler's rule, below).
-        base: dict[str, Any] = dict(BaseHandler.os_environ) if self.config.copy_os_environ else {}
-        base.update(self.base_environ)
+        shared = self.base_environ
         if sock is not self.socket:  # another listener: its own name and port
             name, port = server_name_and_port(sock)
-            base["SERVER_NAME"] = name
-            base["SERVER_PORT"] = str(port)
-        base["SERVER_SOFTWARE"] = getattr(handler, "server_version", server_version)
-        base["wsgi.version"] = (1, 0)
-        base["wsgi.url_scheme"] = guess_scheme(base)
-        base["wsgi.multithread"] = True
-        base["wsgi.multiprocess"] = False
-        base["wsgi.run_once"] = False
-        base["wsgi.input_terminated"] = True
-        base["wsgi.file_wrapper"] = FileWrapper
-        return EnvironBuilder(base, frozenset(self.base_environ) | _REQUEST_KEYS)
+            shared = {**shared, "SERVER_NAME": name, "SERVER_PORT": str(port)}
+        software = getattr(self.RequestHandlerClass, "server_version", server_version)
+        return environ_builder(shared, self.config, server_software=software, multiprocess=False)
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Serve until ``shutdown()``, then stop gracefully.
@@ -654,6 +637,45 @@ class RequestHooks:
         except Exception:
             _log.exception("the request handler's send_error failed; the stock page is sent")
             return render_error(error, client_address, access_log=log)
+
+
+def server_environ(server_name: str, server_port: int) -> dict[str, Any]:
+    """The CGI variables ``wsgiref``'s ``WSGIServer.setup_environ`` gives every request."""
+    return {
+        "SERVER_NAME": server_name,
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_PORT": str(server_port),
+        "REMOTE_HOST": "",
+        "CONTENT_LENGTH": "",
+        "SCRIPT_NAME": "",
+    }
+
+
+def environ_builder(
+    shared: Mapping[str, Any],
+    config: ServerConfig,
+    *,
+    server_software: str,
+    multiprocess: bool,
+) -> EnvironBuilder:
+    """The environ builder of the requests on one listening socket (PEP 3333).
+
+    *shared* holds the server's variables (``server_environ``: ``SERVER_NAME``,
+    ``SERVER_PORT``, ...); the process environment comes first only when
+    ``config.copy_os_environ`` says so; ``wsgi.url_scheme`` is ``"https"`` when those
+    say HTTPS (the engine sets it for a TLS listener).
+    """
+    base: dict[str, Any] = dict(BaseHandler.os_environ) if config.copy_os_environ else {}
+    base.update(shared)
+    base["SERVER_SOFTWARE"] = server_software
+    base["wsgi.version"] = (1, 0)
+    base["wsgi.url_scheme"] = guess_scheme(base)
+    base["wsgi.multithread"] = True
+    base["wsgi.multiprocess"] = multiprocess
+    base["wsgi.run_once"] = False
+    base["wsgi.input_terminated"] = True
+    base["wsgi.file_wrapper"] = FileWrapper
+    return EnvironBuilder(base, frozenset(shared) | _REQUEST_KEYS)
 
 
 def server_name_and_port(sock: socket.socket) -> tuple[str, int]:

@@ -46,7 +46,6 @@ except ImportError as exc:  # pragma: no cover - exercised by tools/check_instal
         name=exc.name,
     ) from exc
 
-from wsgi_util import FileWrapper
 from wsgi_util.types import WSGIApplication
 
 from wsgi_simple_server._app_loader import AppLoadError, load_app
@@ -60,8 +59,9 @@ from wsgi_simple_server._exchange import EnvironBuilder, Exchange
 from wsgi_simple_server._listen_cli import server_from_args, serving_message
 from wsgi_simple_server._parser import ParseError, Request
 from wsgi_simple_server._server import (
-    _REQUEST_KEYS,
     WSGIServer,
+    environ_builder,
+    server_environ,
     server_name_and_port,
     software_version,
 )
@@ -174,31 +174,6 @@ def _tls_context(cfg: Any) -> ssl.SSLContext:
     return context
 
 
-def _environ_builder(sock: socket.socket, *, multiprocess: bool) -> EnvironBuilder:
-    """The environ every request on listening socket *sock* starts from.
-
-    ``SERVER_NAME`` and ``SERVER_PORT`` are ``WSGIServer``'s for the socket
-    (``server_name_and_port``). As under gunicorn, the process environment is not
-    copied in, and ``wsgi.multiprocess`` is true when there is more than one worker.
-    """
-    name, port = server_name_and_port(sock)
-    base: dict[str, Any] = {
-        "SERVER_NAME": name,
-        "SERVER_PORT": str(port),
-        "GATEWAY_INTERFACE": "CGI/1.1",
-        "SCRIPT_NAME": "",
-        "SERVER_SOFTWARE": software_version,
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",  # "https" on a TLS listener (set by the engine)
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": multiprocess,
-        "wsgi.run_once": False,
-        "wsgi.input_terminated": True,
-        "wsgi.file_wrapper": FileWrapper,
-    }
-    return EnvironBuilder(base, frozenset(base) | _REQUEST_KEYS)
-
-
 def _use_gunicorn_error_log(error_log: logging.Logger) -> None:
     """Send this package's error messages to gunicorn's error log (``--error-logfile``,
     ``--log-level``), with gunicorn's handlers and format, as uvicorn's worker does."""
@@ -295,8 +270,11 @@ class _GunicornHooks:
         """The error page for a request that cannot be served; logged as gunicorn's
         workers log invalid requests (a warning in the error log), or under the
         command line as ``WSGIServer`` logs it (in the access log, if it is on)."""
-        if self.worker.command_line:
-            return render_error(error, client_address, log=self.worker.config.access_log)
+        worker = self.worker
+        if worker.command_line:
+            engine = worker._engine
+            log = engine.access_log if engine is not None and worker.config.access_log else None
+            return render_error(error, client_address, access_log=log)
         host = client_address[0] if isinstance(client_address, tuple) else client_address
         self.worker.log.warning("Invalid request from ip=%s: %s", host, error.message)
         return render_error(error, client_address, access_log=None)
@@ -423,7 +401,11 @@ class ThreadedWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type in
                 do_handshake_on_connect=False,
                 suppress_ragged_eofs=self.cfg.suppress_ragged_eofs,
             )
-        return sock, _environ_builder(sock, multiprocess=self.cfg.workers > 1)
+        # As under gunicorn, wsgi.multiprocess is true when there is more than one worker.
+        shared = server_environ(*server_name_and_port(sock))
+        return sock, environ_builder(
+            shared, self.config, server_software=software_version, multiprocess=self.cfg.workers > 1
+        )
 
 
 # -- wsgi-simple-server --workers N ------------------------------------------------------
