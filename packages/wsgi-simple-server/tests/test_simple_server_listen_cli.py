@@ -28,7 +28,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from wsgi_simple_server import BindAddress, adopt_socket, parse_bind, systemd_listeners
 from wsgi_simple_server._listen_cli import _file_mode
-from wsgi_simple_server._listeners import BOUND_NAME, bind_unix, listen_fds_environ
+from wsgi_simple_server._listeners import (
+    BOUND_NAME,
+    bind_unix,
+    listen_fds_environ,
+    open_listener,
+)
 
 HERE = Path(__file__).parent
 BIND_ANY = ("--bind", "127.0.0.1:0")
@@ -74,6 +79,10 @@ def test_parse_bind_reads_gunicorns_forms(value: str, expected: BindAddress) -> 
         ("fd://", "descriptor must be a number"),
         ("fd://x", "descriptor must be a number"),
         ("host name:80", "not a host name"),
+        ("[::ffff:127.0.0.1]:0", "listen on the IPv4 address itself, as 127.0.0.1:PORT"),
+        ("[::ffff:7f00:1]:80", "IPv4-mapped"),
+        ("[::1%lo]:0", "only for a link-local address"),
+        ("[2001:db8::1%eth0]:0", "only for a link-local address"),
     ],
 )
 def test_parse_bind_refuses_with_the_form_expected(value: str, words: str) -> None:
@@ -84,7 +93,9 @@ def test_parse_bind_refuses_with_the_form_expected(value: str, words: str) -> No
 addresses = st.one_of(
     st.builds(
         lambda ip, port: BindAddress("tcp", host=str(ip), port=port),
-        st.ip_addresses(),
+        st.ip_addresses().filter(
+            lambda ip: not (isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped)
+        ),
         st.integers(0, 65535),
     ),
     st.builds(
@@ -167,6 +178,52 @@ def test_adopt_socket_refuses_what_is_not_a_bound_stream_socket() -> None:
         with pytest.raises(ValueError, match="bound to no address"):
             adopt_socket(unbound.fileno())
         assert unbound.fileno() >= 0
+
+
+def test_a_zone_id_that_names_no_interface_is_said_so() -> None:
+    with pytest.raises(OSError, match="zone id %no-such-if names no network interface"):
+        open_listener("[fe80::1%no-such-if]:0")
+    parse_bind("[ff02::1%lo]:0")  # link-local multicast takes one too
+
+
+def _refused_then_open(fd: int, words: str) -> None:
+    """adopt_socket and open_listener refuse *fd* with ValueError and leave it open."""
+    for adopt in (adopt_socket, lambda fd: open_listener(f"fd://{fd}")):
+        with pytest.raises(ValueError, match=words):
+            adopt(fd)
+        os.fstat(fd)  # still open: EBADF here otherwise
+
+
+def test_every_refused_descriptor_is_left_open_with_a_value_error(tmp_path: Path) -> None:
+    with (
+        socket.create_server(("127.0.0.1", 0)) as listener,
+        socket.create_connection(listener.getsockname(), timeout=5) as client,
+    ):
+        accepted, _ = listener.accept()
+        with accepted:
+            _refused_then_open(client.fileno(), "connected socket")
+            _refused_then_open(accepted.fileno(), "connected socket")
+            client.sendall(b"still")  # the caller's sockets still work
+            assert accepted.recv(5) == b"still"
+            assert client.gettimeout() == 5  # and are left as they were
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        _refused_then_open(udp.fileno(), "not a stream socket")
+    with socket.socket() as unbound:
+        _refused_then_open(unbound.fileno(), "bound to no address")
+    read, write = os.pipe()
+    try:
+        _refused_then_open(read, "is not a socket")
+    finally:
+        os.close(read)
+        os.close(write)
+    with (tmp_path / "file").open("w") as file:
+        _refused_then_open(file.fileno(), "is not a socket")
+    closed = os.dup(0)
+    os.close(closed)
+    for adopt in (adopt_socket, lambda fd: open_listener(f"fd://{fd}")):
+        with pytest.raises(ValueError, match=f"descriptor {closed} is not a socket"):
+            adopt(closed)
 
 
 def test_adopt_socket_makes_a_bound_socket_listen() -> None:

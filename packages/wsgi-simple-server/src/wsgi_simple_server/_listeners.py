@@ -88,8 +88,10 @@ def parse_bind(value: str) -> BindAddress:
 
     ``unix://PATH`` is read as ``unix:PATH``, as gunicorn does. A host must be named
     (``0.0.0.0:8000`` for every IPv4 address, ``[::]:8000`` for every IPv6 one), an
-    IPv6 address must be in brackets, and the port is required. Raise ``ValueError``
-    naming what is wrong.
+    IPv6 address must be in brackets, and the port is required. An IPv4-mapped IPv6
+    address (``[::ffff:127.0.0.1]``, which an IPv6-only socket cannot bind) is refused
+    in favour of the IPv4 address, and a zone id (``[fe80::1%eth0]``, RFC 4007 section
+    11) is taken on a link-local address only. Raise ``ValueError`` naming what is wrong.
     """
     if value.startswith("unix:"):
         path = value[7:] if value.startswith("unix://") else value[5:]
@@ -106,6 +108,7 @@ def parse_bind(value: str) -> BindAddress:
             bracket = ""
         if not bracket or not rest.startswith(":"):
             raise ValueError(f"{value!r}: an IPv6 address is written [ADDRESS]:PORT, as [::1]:8000")
+        _check_ipv6(value, host)
         return BindAddress("tcp", host=host, port=_number(rest[1:], "the port", value, 65535))
     host, colon, port = value.rpartition(":")
     if not colon or not host:
@@ -118,6 +121,24 @@ def parse_bind(value: str) -> BindAddress:
     if not host.isascii() or not host.isprintable() or " " in host:
         raise ValueError(f"{value!r}: {host!r} is not a host name or an IPv4 address")
     return BindAddress("tcp", host=host, port=_number(port, "the port", value, 65535))
+
+
+def _check_ipv6(value: str, host: str) -> None:
+    """Refuse the IPv6 addresses that no socket can listen on as written."""
+    address, _, zone = host.partition("%")
+    ip = ipaddress.IPv6Address(address)
+    if ip.ipv4_mapped is not None:
+        # An IPv6-only socket (as this one is) cannot bind an IPv4-mapped address.
+        raise ValueError(
+            f"{value!r}: an IPv4-mapped IPv6 address; listen on the IPv4 address itself,"
+            f" as {ip.ipv4_mapped}:PORT"
+        )
+    if zone and not (ip.is_link_local or (ip.is_multicast and (ip.packed[1] & 0x0F) == 2)):
+        # RFC 4007 section 11: a zone index tells which link a link-local address is on.
+        raise ValueError(
+            f"{value!r}: a zone id (%{zone}) is only for a link-local address,"
+            " as [fe80::1%eth0]:8000"
+        )
 
 
 def bind_tcp(
@@ -203,30 +224,47 @@ def adopt_socket(fd: int, *, backlog: int = 1024) -> socket.socket:
     The family (IPv4, IPv6, Unix) is read from the socket; it must be a stream socket,
     bound. One that is bound but not listening yet is made to listen with *backlog*.
     The socket object owns *fd* from then on (closing it closes *fd*); it is made
-    blocking and not inheritable. Raise ``ValueError`` (*fd* left open) if *fd* is not
-    such a socket.
+    blocking and not inheritable. Raise ``ValueError`` (*fd* left open and unchanged) if
+    *fd* is not such a socket: closed, not a socket (a pipe, a file), not a stream
+    socket (UDP), bound to no address, connected (a client's or an accepted socket).
     """
     try:
         sock = socket.socket(fileno=fd)
     except OSError as exc:
         raise ValueError(f"descriptor {fd} is not a socket ({exc.strerror or exc})") from None
     try:
+        _make_listen(sock, fd, backlog)
+    except BaseException:
+        sock.detach()  # the descriptor stays the caller's
+        raise
+    return sock
+
+
+def _make_listen(sock: socket.socket, fd: int, backlog: int) -> None:
+    """Check that *sock* (at *fd*) is a bound stream socket, not connected, and have it
+    listen; raise ``ValueError`` saying what it is otherwise."""
+    try:
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"descriptor {fd} is not a stream socket ({sock.type!r})")
         address = sock.getsockname()
         if address in ("", b"") or (isinstance(address, tuple) and address[1] == 0):
             raise ValueError(f"descriptor {fd} is a socket bound to no address")
-    except BaseException:
-        sock.detach()  # the descriptor stays the caller's
-        raise
-    listening = 0
-    if hasattr(socket, "SO_ACCEPTCONN"):
-        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-    if not listening:
-        sock.listen(backlog)
-    sock.setblocking(True)
-    sock.set_inheritable(False)
-    return sock
+        with contextlib.suppress(OSError):  # ENOTCONN: not connected, as it must be
+            peer = sock.getpeername()
+            raise ValueError(
+                f"descriptor {fd} is a connected socket (to {peer!r}), not a listening one"
+            )
+        listening = 0
+        if hasattr(socket, "SO_ACCEPTCONN"):
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        if not listening:
+            sock.listen(backlog)
+        sock.setblocking(True)
+        sock.set_inheritable(False)
+    except OSError as exc:
+        raise ValueError(
+            f"descriptor {fd} is not a socket that can listen ({exc.strerror or exc})"
+        ) from None
 
 
 def open_listener(
@@ -255,6 +293,9 @@ def open_listener(
         reason = exc.strerror or str(exc)
         if isinstance(exc, socket.gaierror):
             reason = f"{bind.host!r} is not an address or a known host name ({reason})"
+            if "%" in bind.host:
+                zone = bind.host.partition("%")[2]
+                reason = f"the zone id %{zone} names no network interface here ({exc.strerror})"
         raise type(exc)(exc.errno, f"cannot listen on {bind}: {reason}") from exc
 
 
