@@ -262,6 +262,38 @@ def test_bad_listeners_are_refused_with_their_reason(sock_dir: Path) -> None:
     assert not path.exists()
 
 
+def test_a_listener_given_twice_is_refused() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as tcp:
+        fd = os.dup(tcp.fileno())  # closed with the server that failed, as it took it
+        with pytest.raises(ValueError, match=f"descriptor {fd} is a listener already"):
+            WSGIServer.from_listeners([f"fd://{fd}", f"fd://{fd}"], config=QUIET)
+        with pytest.raises(OSError, match="Bad file descriptor"):
+            os.fstat(fd)  # closed once (no EBADF from server_close)
+        copy = os.dup(tcp.fileno())  # another descriptor, the same socket
+        with pytest.raises(ValueError, match="a listener is on"):
+            WSGIServer.from_listeners([f"fd://{copy}", tcp], config=QUIET)
+        os.fstat(tcp.fileno())  # a socket refused is left to its owner
+        with pytest.raises(OSError, match="Bad file descriptor"):
+            os.fstat(copy)  # the one taken is closed with the server
+    tcp = socket.create_server(("127.0.0.1", 0))
+    server = make_server("127.0.0.1", 0, where_app, config=QUIET)
+    with server:
+        server.add_listener(tcp)
+        with pytest.raises(ValueError, match="is a listener already"):
+            server.add_listener(tcp)
+        with pytest.raises(ValueError, match="is a listener already"):
+            server.add_listener(f"fd://{server.socket.fileno()}")
+        with (
+            socket.socket(fileno=os.dup(server.socket.fileno())) as twin,
+            pytest.raises(ValueError, match="a listener is on"),
+        ):
+            server.add_listener(twin)
+        assert server.sockets == [server.socket, tcp]
+        with serving(server):
+            assert get_tcp(tcp).status_code == 200
+    assert tcp.fileno() == -1  # closed once, by server_close, without EBADF
+
+
 def test_several_listeners_with_a_handler_that_takes_the_socket_are_refused(
     sock_dir: Path,
 ) -> None:
@@ -287,8 +319,11 @@ def test_backlog_and_reuse_port_apply_to_the_sockets_the_server_binds() -> None:
     except BaseException:
         first.server_close()
         raise
-    extra = second.add_listener(f"127.0.0.1:{port}")  # a third socket on the port
-    assert extra.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+    with WSGIServer.from_listeners([f"127.0.0.1:{port}"], config=config) as third:
+        assert third.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+    with pytest.raises(ValueError, match="a listener is on"):  # one server, one socket each
+        second.add_listener(f"127.0.0.1:{port}")
+    assert second.sockets == [second.socket]
 
     def named(name: bytes) -> Any:
         def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -197,8 +197,8 @@ class WSGIServer(HTTPServer):
         The first becomes ``socket``, ``server_address`` and ``server_name``/
         ``server_port`` (for a Unix socket its path, ``"localhost"`` and the scheme's
         default port, 80 or 443). *RequestHandlerClass* defaults to ``WSGIRequestHandler``.
-        Raise ``ValueError`` for no listener or a bad address, ``OSError`` if one cannot
-        be listened on (the ones opened already are closed).
+        Raise ``ValueError`` for no listener, a bad address or one given twice,
+        ``OSError`` if one cannot be listened on (the ones opened already are closed).
         """
         items = list(listeners)
         if not items:
@@ -240,8 +240,10 @@ class WSGIServer(HTTPServer):
         domain socket, its file made with *uds_mode*, a stale file replaced, removed
         by ``server_close``) or ``fd://N`` (the listening socket inherited as descriptor
         N). Its requests have the ``SERVER_NAME`` and ``SERVER_PORT`` of that socket.
-        Raise ``ValueError`` for a bad address, ``OSError`` if it cannot be listened on,
-        ``RuntimeError`` while ``serve_forever`` runs (add listeners before it).
+        Raise ``ValueError`` for a bad address or one listened on already (the same
+        descriptor or socket, or another socket on the same address), ``OSError`` if it
+        cannot be listened on, ``RuntimeError`` while ``serve_forever`` runs (add
+        listeners before it).
         """
         if not self._engine_stopped.is_set():
             raise RuntimeError("add listeners before serve_forever, not while it runs")
@@ -250,20 +252,34 @@ class WSGIServer(HTTPServer):
         return sock
 
     def _open(self, listener: socket.socket | str, uds_mode: int) -> socket.socket:
+        # A socket served twice would be closed twice (the second close hitting another
+        # file, or EBADF): the same descriptor, or the same address, is refused.
+        taken = {s.fileno(): s for s in self.sockets if s.fileno() >= 0}
         if isinstance(listener, str):
             bind = parse_bind(listener)
+            if bind.kind == "fd" and bind.fd in taken:
+                raise ValueError(f"{listener!r}: descriptor {bind.fd} is a listener already")
             sock = open_listener(
                 bind,
                 backlog=self.request_queue_size,
                 reuse_port=bool(self.allow_reuse_port),
                 uds_mode=uds_mode,
             )
-            if bind.kind == "unix":
-                self._socket_files[sock.fileno()] = bind.path
         elif isinstance(listener, socket.socket):
-            sock = listener
+            if listener.fileno() in taken:
+                raise ValueError(f"{listener!r} is a listener already")
+            bind, sock = None, listener
         else:
             raise TypeError(f"a listener is a socket or an address string, not {listener!r}")
+        address = (sock.family, sock.getsockname())
+        if any((s.family, s.getsockname()) == address for s in taken.values()):
+            if bind is not None and bind.kind == "fd":
+                sock.detach()  # the descriptor stays the caller's, as adopt_socket leaves it
+            elif bind is not None:
+                sock.close()
+            raise ValueError(f"{listener!r}: a listener is on {address[1]!r} already")
+        if bind is not None and bind.kind == "unix":
+            self._socket_files[sock.fileno()] = bind.path
         return self._tls(sock)
 
     def _tls(self, sock: socket.socket) -> socket.socket:
