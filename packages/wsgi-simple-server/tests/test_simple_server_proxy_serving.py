@@ -103,10 +103,12 @@ def running(server: WSGIServer) -> Iterator[WSGIServer]:
 
 
 @contextmanager
-def serving(path: str, config: ServerConfig, host: str = "127.0.0.1") -> Iterator[WSGIServer]:
-    """Serve ``environ_app`` on *path* (a key of ``PATHS``), its warnings silenced."""
+def serving(
+    path: str, config: ServerConfig, host: str = "127.0.0.1", app: Any = environ_app
+) -> Iterator[WSGIServer]:
+    """Serve *app* on *path* (a key of ``PATHS``), its warnings silenced."""
     handler = PATHS[path] or WSGIRequestHandler
-    server = make_server(host, 0, environ_app, handler_class=handler, config=config)
+    server = make_server(host, 0, app, handler_class=handler, config=config)
     with pytest.MonkeyPatch.context() as patch, running(server):
         patch.setattr(logging.getLogger("wsgi_simple_server"), "disabled", True)
         yield server
@@ -323,11 +325,23 @@ def test_proxy_header_from_a_peer_not_allowed_is_refused(path: str) -> None:
             assert ask(sock, GET + b"\r\n")["REMOTE_ADDR"] == "127.0.0.1"
 
 
-def test_a_proxy_that_never_finishes_its_header_is_closed_at_header_timeout() -> None:
+def test_a_proxy_that_never_finishes_its_header_is_closed_at_header_timeout(path: str) -> None:
     config = PROXIED.replace(header_timeout_s=0.3)
-    with serving("engine", config) as server, connect(server, timeout=10) as sock:
-        sock.sendall(b"PROXY TCP4 1.2.3.4")
-        assert read_all(sock) == b""
+    with serving(path, config) as server:
+        with connect(server, timeout=10) as sock:
+            sock.sendall(b"PROXY TCP4 1.2.3.4")
+            assert read_all(sock) == b""
+        with connect(server) as sock:  # and the server goes on
+            assert ask(sock, proxy_v1() + GET + b"\r\n")["REMOTE_ADDR"] == "203.0.113.9"
+
+
+def test_a_client_that_never_finishes_its_head_is_closed_at_header_timeout(path: str) -> None:
+    with serving(path, QUIET.replace(header_timeout_s=0.3)) as server:
+        with connect(server, timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            assert b"200" not in read_all(sock)
+        with connect(server) as sock:
+            assert ask(sock, GET + b"\r\n")["REMOTE_ADDR"] == "127.0.0.1"
 
 
 def test_proxy_protocol_over_ipv6() -> None:
@@ -347,20 +361,22 @@ def ca() -> trustme.CA:
 
 
 @contextmanager
-def tls_serving(ca: trustme.CA, config: ServerConfig) -> Iterator[WSGIServer]:
+def tls_serving(ca: trustme.CA, config: ServerConfig, path: str = "engine") -> Iterator[WSGIServer]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(context)
-    server = make_server("127.0.0.1", 0, environ_app, config=config)
+    handler = PATHS[path] or WSGIRequestHandler
+    server = make_server("127.0.0.1", 0, environ_app, handler_class=handler, config=config)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    with running(server):
+    with pytest.MonkeyPatch.context() as patch, running(server):
+        patch.setattr(logging.getLogger("wsgi_simple_server"), "disabled", True)
         yield server
 
 
 @pytest.mark.parametrize("header", [proxy_v1(), proxy_v2()], ids=["v1", "v2"])
-def test_proxy_protocol_in_front_of_tls(ca: trustme.CA, header: bytes) -> None:
+def test_proxy_protocol_in_front_of_tls(ca: trustme.CA, header: bytes, path: str) -> None:
     client = ssl.create_default_context()
     ca.configure_trust(client)
-    with tls_serving(ca, PROXIED) as server:
+    with tls_serving(ca, PROXIED, path) as server:
         raw = socket.create_connection(address(server), timeout=5)
         raw.sendall(header)
         with client.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
@@ -369,10 +385,10 @@ def test_proxy_protocol_in_front_of_tls(ca: trustme.CA, header: bytes) -> None:
     assert seen["wsgi.url_scheme"] == "https"
 
 
-def test_proxy_header_in_pieces_in_front_of_tls(ca: trustme.CA) -> None:
+def test_proxy_header_in_pieces_in_front_of_tls(ca: trustme.CA, path: str) -> None:
     client = ssl.create_default_context()
     ca.configure_trust(client)
-    with tls_serving(ca, PROXIED) as server:
+    with tls_serving(ca, PROXIED, path) as server:
         raw = socket.create_connection(address(server), timeout=5)
         header = proxy_v1()
         raw.sendall(header[:10])
@@ -384,6 +400,23 @@ def test_proxy_header_in_pieces_in_front_of_tls(ca: trustme.CA) -> None:
         raw.sendall(header[10:])
         with client.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
             assert ask(sock, GET + b"\r\n")["REMOTE_ADDR"] == "203.0.113.9"
+
+
+@pytest.mark.parametrize("stall", [b"", b"\x16\x03\x01"], ids=["silent", "half-hello"])
+def test_a_stalled_tls_handshake_does_not_hold_up_the_server(
+    ca: trustme.CA, path: str, stall: bytes
+) -> None:
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    with (
+        tls_serving(ca, QUIET.replace(header_timeout_s=0.3), path) as server,
+        connect(server, timeout=10) as stalled,
+    ):
+        stalled.sendall(stall)
+        raw = socket.create_connection(address(server), timeout=5)
+        with client.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            assert ask(sock, GET + b"\r\n")["wsgi.url_scheme"] == "https"
+        assert read_all(stalled) == b""  # closed at the header timeout
 
 
 class _Lines(logging.Handler):
@@ -436,3 +469,102 @@ def test_a_unix_socket_peer_is_a_trusted_proxy(tmp_path: Path) -> None:
             )
     assert seen["REMOTE_ADDR"] == "203.0.113.9"
     assert seen["wsgi.url_scheme"] == "https"
+
+
+# -- the request as the engine reads it, on every path ---------------------------------
+
+
+def request_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Answer with the request's target, Host, framing and body, as JSON."""
+    body = environ["wsgi.input"].read()
+    seen = {
+        key: environ.get(key)
+        for key in (
+            "PATH_INFO",
+            "QUERY_STRING",
+            "HTTP_HOST",
+            "CONTENT_LENGTH",
+            "HTTP_TRANSFER_ENCODING",
+            "wsgi.input_terminated",
+        )
+    }
+    seen["body"] = body.decode("latin-1")
+    data = json.dumps(seen).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [data]
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+CHUNKED = b"POST /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def test_a_chunked_body_is_decoded_and_given_its_length(path: str) -> None:
+    body = b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: t\r\n\r\n"
+    with serving(path, QUIET, app=request_app) as server, connect(server) as sock:
+        seen = ask(sock, CHUNKED + body)
+    assert seen["body"] == "hello, world"
+    assert seen["CONTENT_LENGTH"] == "12"
+    assert seen["HTTP_TRANSFER_ENCODING"] is None
+    assert seen["wsgi.input_terminated"] is True
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "status"),
+    [
+        (CHUNKED, b"zz\r\nhello\r\n0\r\n\r\n", 400),  # not a chunk size
+        (CHUNKED, b"3\r\nhello\r\n0\r\n\r\n", 400),  # longer than its size
+        (CHUNKED.replace(b"chunked", b"gzip, chunked"), b"0\r\n\r\n", 501),
+        (CHUNKED.replace(b"\r\n\r\n", b"\r\nContent-Length: 5\r\n\r\n"), b"0\r\n\r\n", 400),
+        (CHUNKED.replace(b"HTTP/1.1", b"HTTP/1.0"), b"0\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5x\r\n\r\n", b"hello", 400),
+    ],
+    ids=["size", "overlong", "gzip", "with-length", "http10", "bad-length"],
+)
+def test_a_body_the_engine_refuses_is_refused_on_every_path(
+    path: str, head: bytes, body: bytes, status: int
+) -> None:
+    with serving(path, QUIET, app=request_app) as server:
+        assert status_of(roundtrip(server, head + body)) == status
+        with connect(server) as sock:  # and the server goes on
+            assert ask(sock, GET + b"\r\n")["PATH_INFO"] == "/p"
+
+
+def test_a_chunked_body_past_max_body_bytes_is_413(path: str) -> None:
+    config = QUIET.replace(max_body_bytes=4)
+    with serving(path, config, app=request_app) as server:
+        assert status_of(roundtrip(server, CHUNKED + b"5\r\nhello\r\n0\r\n\r\n")) == 413
+
+
+def test_an_absolute_form_target_gives_path_and_host_on_every_path(path: str) -> None:
+    head = b"GET http://a.example:8080/x//y?q=%41 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n"
+    with serving(path, QUIET, app=request_app) as server, connect(server) as sock:
+        seen = ask(sock, head + b"\r\n")
+    assert (seen["PATH_INFO"], seen["QUERY_STRING"]) == ("/x//y", "q=%41")
+    assert seen["HTTP_HOST"] == "a.example:8080"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [b"/a\x01b", b"x/y", b"*", b"http://[bad/"],
+    ids=["control", "relative", "asterisk-get", "bad-authority"],
+)
+def test_a_target_the_engine_refuses_is_400_on_every_path(path: str, target: bytes) -> None:
+    with serving(path, QUIET, app=request_app) as server:
+        head = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert status_of(roundtrip(server, head)) == 400
+
+
+def test_raw_non_ascii_in_the_target_is_the_one_difference(path: str) -> None:
+    # The engine refuses what RFC 9112 does not allow; the standard library's path
+    # reads it as wsgiref does, which CPython's own tests of wsgiref ask for.
+    head = b"GET /caf\xe9%20x?q=\xe9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with serving(path, QUIET, app=request_app) as server:
+        response = roundtrip(server, head)
+    if path != "stdlib":
+        assert status_of(response) == 400
+        return
+    seen = json.loads(response.partition(b"\r\n\r\n")[2])
+    assert (seen["PATH_INFO"], seen["QUERY_STRING"]) == ("/caf\xe9 x", "q=\xe9")

@@ -29,6 +29,7 @@ from wsgi_simple_server._body import (
     ChunkedInput,
     ContentLengthInput,
     IncompleteBodyError,
+    Source,
 )
 from wsgi_simple_server._config import ServerConfig
 from wsgi_simple_server._connection import Connection
@@ -465,25 +466,40 @@ def _spool_chunked_body(
     """
     if request.expect_continue:
         exchange.send_continue()
-    chunked = ChunkedInput(conn, config.max_body_bytes)
-    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - closed by run_exchange
     try:
-        while data := chunked.read(_SPOOL_BLOCK):
-            spool.write(data)
+        wsgi_input, spool, request.content_length = spool_chunked(conn, config.max_body_bytes)
     except BodyError as exc:
-        spool.close()
         error = _body_parse_error(exc, request)
         conn.send_all(exchange.site.hooks.render_error(error, conn.addr))
         return None
     except (ConnectionError, TimeoutError):
-        spool.close()
         return None
-    request.content_length = length = spool.tell()
+    return wsgi_input, spool
+
+
+def spool_chunked(source: Source, max_body_bytes: int) -> tuple[BodyInput, Any, int]:
+    """Decode a whole chunked body (RFC 9112 section 7.1) from *source* into a spool.
+
+    Return the ``wsgi.input`` that reads the decoded body, the spool (a
+    ``SpooledTemporaryFile``: in memory up to ``_SPOOL_BYTES``, on disk past that; the
+    caller closes it) and the body's length in bytes. Raise ``BodyError`` for a body
+    that breaks the coding or ``max_body_bytes``, ``ConnectionError`` or
+    ``TimeoutError`` if the client fails to send it (the spool closed).
+    """
+    chunked = ChunkedInput(source, max_body_bytes)
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - the caller's
+    try:
+        while data := chunked.read(_SPOOL_BLOCK):
+            spool.write(data)
+    except BaseException:
+        spool.close()
+        raise
+    length = spool.tell()
     spool.seek(0)
-    return ContentLengthInput(_FileSource(spool), length), spool
+    return ContentLengthInput(FileSource(spool), length), spool, length
 
 
-class _FileSource:
+class FileSource:
     """A body ``Source`` over a file (the spooled body of a chunked request)."""
 
     def __init__(self, file: Any) -> None:

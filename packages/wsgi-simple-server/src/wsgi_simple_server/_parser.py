@@ -10,6 +10,8 @@ page the server renders is the one ``wsgiref.simple_server`` sends.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from wsgi_simple_server import _abnf
 from wsgi_simple_server._config import ServerConfig
 
@@ -200,6 +202,68 @@ def parse_head(head: bytes, config: ServerConfig) -> Request:
         raise _refused(refusal, method, version, requestline) from None
 
 
+def origin_form(method: str, target: str, *, obs_text: bool = False) -> tuple[str, str | None]:
+    """The origin-form of a request *target* as the engine reads it, and the ``Host``
+    an absolute-form target names (None for the other forms).
+
+    For a head that ``parse_head`` did not read (the standard library's one-request
+    path): the path and query of the target (RFC 9112 section 3.2), and the target's
+    authority that takes the place of the Host field (section 3.2.2). *target* is the
+    request line's, decoded as ISO-8859-1. Raise ``ParseError`` (400) for a target the
+    engine refuses: not the method's form, or with bytes the grammar does not allow
+    (spaces, controls, and raw non-ASCII bytes unless *obs_text*). With *obs_text* a
+    raw byte from 0x80 to 0xFF is taken as the standard library takes it: in the path
+    as its percent-encoding (``PATH_INFO`` is the same once decoded), in the query as
+    it is.
+    """
+    try:
+        raw = target.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        raise ParseError(400, "Bad Request (invalid request-target)", command=method) from None
+    query_raw: str | None = None
+    if obs_text and not raw.isascii():
+        path_part, mark, query_part = raw.partition(b"?")
+        raw = _quote_obs_text(path_part) + mark + _quote_obs_text(query_part)
+        query_raw = target.partition("?")[2]
+    try:
+        path, query, authority = _split_target(method, raw)
+    except _RefusalError as refusal:
+        raise ParseError(400, refusal.message, command=method) from None
+    if query_raw is not None and query:
+        query = query_raw
+    host = None if authority is None else _authority_host(authority)
+    return (path + "?" + query if query else path), host
+
+
+def _quote_obs_text(raw: bytes) -> bytes:
+    return b"".join(b"%%%02X" % c if c >= 0x80 else bytes((c,)) for c in raw)
+
+
+def body_framing(
+    version: str, headers: Iterable[tuple[str, str]], config: ServerConfig
+) -> tuple[int | None, bool]:
+    """The Content-Length (or None) and whether the body is chunked, as the engine
+    frames a request body (RFC 9112 section 6.3), for a head that ``parse_head`` did
+    not read (the standard library's one-request path).
+
+    *headers* are the request's (name, value) fields, values decoded as ISO-8859-1.
+    Raise ``ParseError`` as the engine refuses: ``400`` for Content-Length with
+    Transfer-Encoding, a Transfer-Encoding in HTTP/1.0, an invalid Content-Length;
+    ``501`` for a transfer coding other than chunked; ``413`` past ``max_body_bytes``.
+    """
+    fields = _Fields([])
+    for name, value in headers:
+        lname = name.lower()
+        if lname in ("content-length", "transfer-encoding"):
+            fields.note(lname.encode("ascii"), value.strip(" \t").encode("iso-8859-1"))
+    try:
+        return _framing(fields, version not in ("HTTP/1.0", "HTTP/0.9"), config)
+    except _RefusalError as refusal:
+        raise ParseError(
+            refusal.status, refusal.message, explain=refusal.explain, request_version=version
+        ) from None
+
+
 def _refused(refusal: _RefusalError, method: str, version: str, requestline: str) -> ParseError:
     return ParseError(
         refusal.status,
@@ -326,11 +390,17 @@ def _with_host(headers: list[tuple[str, str]], authority: bytes) -> list[tuple[s
     header field (if any) and instead use the host information of the request-target."
     An empty port is dropped with its colon (RFC 3986 section 6.2.3).
     """
-    host = ("Host", authority.removesuffix(b":").decode("ascii"))
+    host = ("Host", _authority_host(authority))
     replaced = [host if name.lower() == "host" else (name, value) for name, value in headers]
     if host not in replaced:
         replaced.append(host)  # an HTTP/1.0 request may come without Host
     return replaced
+
+
+def _authority_host(authority: bytes) -> str:
+    """The Host field value of an absolute-form's authority: an empty port is dropped
+    with its colon (RFC 3986 section 6.2.3)."""
+    return authority.removesuffix(b":").decode("ascii")
 
 
 def _parse_request_line(line: bytes) -> tuple[str, bytes, str]:
@@ -374,10 +444,11 @@ class _Fields:
                 line = _field(raw)
             framing_name, value_b, pair = line
             if framing_name is not None:
-                self._note(framing_name, value_b)
+                self.note(framing_name, value_b)
             append(pair)
 
-    def _note(self, lname: bytes, value: bytes) -> None:
+    def note(self, lname: bytes, value: bytes) -> None:
+        """Take the value of a framing field (lowercased *lname*)."""
         if lname == b"content-length":
             self.content_lengths.append(value)
         elif lname == b"transfer-encoding":

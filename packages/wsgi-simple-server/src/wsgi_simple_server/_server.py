@@ -34,11 +34,12 @@ from wsgi_handlers import BaseHandler, BoundedInput, SimpleHandler
 from wsgi_util import FileWrapper, guess_scheme
 from wsgi_util.types import ErrorStream, WSGIApplication
 
+from wsgi_simple_server._body import BodyError
 from wsgi_simple_server._config import DEFAULT_CONFIG, ServerConfig
 from wsgi_simple_server._connection import Connection, as_tls
 from wsgi_simple_server._engine import Engine
 from wsgi_simple_server._errors import render_error
-from wsgi_simple_server._exchange import EnvironBuilder, Exchange
+from wsgi_simple_server._exchange import EnvironBuilder, Exchange, FileSource, spool_chunked
 from wsgi_simple_server._listeners import (
     DEFAULT_UDS_MODE,
     open_listener,
@@ -46,7 +47,7 @@ from wsgi_simple_server._listeners import (
     tls_context,
 )
 from wsgi_simple_server._log import AccessLog, error_logger, log_access
-from wsgi_simple_server._parser import ParseError, Request
+from wsgi_simple_server._parser import ParseError, Request, body_framing, origin_form
 from wsgi_simple_server._proxy import (
     ProxyProtocolError,
     apply_forwarded,
@@ -288,6 +289,41 @@ class WSGIServer(HTTPServer):
             return sock
         return self.ssl_context.wrap_socket(sock, server_side=True)
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection and make it ready for its request head (the standard
+        library's loop: ``handle_request()``, and ``serve_forever`` with a socket-level
+        override).
+
+        As the engine does, each step is bounded by ``config.header_timeout_s`` (the
+        connection's timeout, kept for reading the request head): the PROXY protocol
+        header of a peer in ``proxy_allow_ips`` is read from the TCP socket, in clear,
+        and its client address returned; then a TLS listener's connection has its
+        handshake (which ``ssl.SSLSocket.accept`` does with no timeout, so that one
+        stalled client held up the server). Raise ``ConnectionAbortedError`` (the
+        connection closed, logged) when a step fails: ``socketserver`` goes on to the
+        next connection. An override that does not call this one reads no PROXY header.
+        """
+        config = self.config
+        tls = as_tls(self.socket)
+        conn, addr = socket.socket.accept(self.socket)  # TCP, without the handshake
+        try:
+            conn.settimeout(config.header_timeout_s)
+            if config.proxy_protocol and trusted_peers(config.proxy_allow_ips).trusts_peer(addr):
+                header = read_proxy_header(conn.recv)  # no byte past the header
+                if isinstance(header.source, tuple):  # a Unix socket's path is no address
+                    addr = header.source
+            if tls is not None:
+                conn = tls.context.wrap_socket(
+                    conn, server_side=True, do_handshake_on_connect=False
+                )
+                conn.do_handshake()
+        except (ProxyProtocolError, OSError) as exc:
+            conn.close()
+            level = logging.WARNING if isinstance(exc, ProxyProtocolError) else logging.DEBUG
+            _log.log(level, "connection from %s closed: %s", addr, exc)
+            raise ConnectionAbortedError(f"connection from {addr} closed: {exc}") from exc
+        return conn, addr
+
     def server_close(self) -> None:
         """Close every listening socket, and remove the Unix socket files it made."""
         for sock in self.sockets:
@@ -501,55 +537,98 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
     def handle(self) -> None:
         """Handle a single HTTP request.
 
-        Behind a proxy (``ServerConfig.proxy_protocol``, ``forwarded_allow_ips``), as
-        the engine does: the PROXY protocol header first, the forwarding fields last.
+        As the engine reads it: the request target in its origin form (an absolute-form
+        target's authority becomes the Host field; a target the engine refuses is
+        answered 400, except for raw non-ASCII bytes, read as the standard library
+        reads them), the body framed by Content-Length or
+        decoded from the chunked coding (``CONTENT_LENGTH`` then gives its size), the
+        forwarding fields of a trusted proxy last. The PROXY protocol header and the TLS
+        handshake come before, in ``WSGIServer.get_request``, whose
+        ``config.header_timeout_s`` bounds the head as well.
         """
         config: ServerConfig = getattr(self.server, "config", DEFAULT_CONFIG)
-        if config.proxy_protocol and not self._proxy_header(config):
-            self.close_connection = True
+        chunked = self._read_head(config)
+        if chunked is None:  # answered, or closed
             return
-        self.raw_requestline = self.rfile.readline(65537)
-        if len(self.raw_requestline) > 65536:
-            self.requestline = ""
-            self.request_version = ""
-            self.command = ""
-            self.send_error(414)
-            return
-        if not self.parse_request():  # an error has been sent
-            return
-        environ = self.get_environ()
-        apply_forwarded(
-            environ,
-            self.client_address,
-            trusted_peers(config.forwarded_allow_ips),
-            config.trusted_proxy_headers,
-        )
-        length = environ.get("CONTENT_LENGTH", "")
-        # RFC 9112 section 6.3: a request without Content-Length has no body here (the
-        # standard library handed the raw socket over, and a read() waited forever).
-        stdin: Any = BoundedInput(self.rfile, int(length) if length.isdigit() else 0)
-        handler = ServerHandler(stdin, self.wfile, self.get_stderr(), environ, multithread=False)
-        handler.request_handler = self  # back-pointer for logging
-        if getattr(self.server, "config", DEFAULT_CONFIG).copy_os_environ:
-            handler.os_environ = BaseHandler.os_environ
-        app = self.server.get_app()
-        if app is None:
-            raise TypeError("no application set: call set_app() first")
-        handler.run(app)
-
-    def _proxy_header(self, config: ServerConfig) -> bool:
-        """Read the PROXY protocol header of a peer in ``proxy_allow_ips`` and take its
-        client address; say False (logged) when it is invalid or missing."""
-        if not trusted_peers(config.proxy_allow_ips).trusts_peer(self.client_address):
-            return True
+        if isinstance(self.connection, socket.socket):
+            self.connection.settimeout(max(config.body_timeout_s, config.send_timeout_s))
+        stdin: Any = None
+        spool: Any = None
+        if chunked:
+            try:
+                stdin, spool, size = spool_chunked(FileSource(self.rfile), config.max_body_bytes)
+            except BodyError as exc:
+                self.close_connection = True
+                self.send_error(exc.status, exc.message)
+                return
+            except (ConnectionError, TimeoutError):
+                self.close_connection = True
+                return
         try:
-            header = read_proxy_header(self.rfile.read)
-        except (ProxyProtocolError, OSError) as exc:
-            _log.warning("connection from %s closed: %s", self.client_address, exc)
-            return False
-        if isinstance(header.source, tuple):  # a Unix socket's path is no address
-            self.client_address = header.source
-        return True
+            environ = self.get_environ()
+            environ["wsgi.input_terminated"] = True
+            if as_tls(self.connection) is not None:  # as the engine says it (PEP 3333)
+                environ["wsgi.url_scheme"] = "https"
+                environ["HTTPS"] = "on"
+            apply_forwarded(
+                environ,
+                self.client_address,
+                trusted_peers(config.forwarded_allow_ips),
+                config.trusted_proxy_headers,
+            )
+            if spool is not None:
+                # Decoded: the application must not decode it again, and its size is known.
+                environ.pop("HTTP_TRANSFER_ENCODING", None)
+                environ["CONTENT_LENGTH"] = str(size)
+            else:
+                length = environ.get("CONTENT_LENGTH", "")
+                # RFC 9112 section 6.3: a request without Content-Length has no body here
+                # (the standard library handed the raw socket over: read() waited forever).
+                stdin = BoundedInput(self.rfile, int(length) if length.isdigit() else 0)
+            handler = ServerHandler(
+                stdin, self.wfile, self.get_stderr(), environ, multithread=False
+            )
+            handler.request_handler = self  # back-pointer for logging
+            if config.copy_os_environ:
+                handler.os_environ = BaseHandler.os_environ
+            app = self.server.get_app()
+            if app is None:
+                raise TypeError("no application set: call set_app() first")
+            handler.run(app)
+        finally:
+            if spool is not None:
+                spool.close()
+
+    def _read_head(self, config: ServerConfig) -> bool | None:
+        """Read and check the request head; say whether its body is chunked, or None
+        when the request was answered with an error or the connection is to close."""
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline = ""
+                self.request_version = ""
+                self.command = ""
+                self.send_error(414)
+                return None
+            if not self.parse_request():  # an error has been sent
+                return None
+        except TimeoutError:
+            _log.debug("connection from %s closed: no request head in time", self.client_address)
+            self.close_connection = True
+            return None
+        try:
+            # Raw non-ASCII bytes are read as the standard library reads them (CPython's
+            # own tests ask it of wsgiref): the engine answers them with 400.
+            self.path, host = origin_form(self.command, self.path, obs_text=True)
+            _, chunked = body_framing(self.request_version, self.headers.items(), config)
+        except ParseError as exc:
+            self.close_connection = True
+            self.send_error(exc.status, exc.message, exc.explain)
+            return None
+        if host is not None:
+            del self.headers["Host"]
+            self.headers["Host"] = host
+        return chunked
 
     def log_message(self, format: str, *args: Any) -> None:
         """Log through the ``wsgi_simple_server.access`` logger (stderr by default),
