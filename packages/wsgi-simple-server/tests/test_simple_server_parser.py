@@ -502,3 +502,65 @@ def test_a_line_seen_before_parses_to_the_same_request_and_the_caches_stay_bound
     long_value = b"v" * 1000
     parse_head(b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: " + long_value + b"\r\n\r\n", config)
     assert all(len(raw) <= _parser._MAX_KNOWN_LINE_BYTES for raw in _parser._known_lines)
+
+
+# -- the standard library's path asks the parser's rules one at a time -----------------
+
+_target_bytes = st.lists(
+    st.sampled_from(
+        [
+            *(b"/", b"a", b"%41", b"?", b"=", b"&", b"//", b":", b"@", b"[", b"]", b"*"),
+            *(b"http://", b"h.example", b":80", b" ", b"\x01", b"#", b"\x7f", b"\xe9"),
+        ]
+    ),
+    max_size=8,
+).map(b"".join)
+
+
+@given(st.sampled_from(["GET", "OPTIONS", "CONNECT"]), _target_bytes)
+def test_origin_form_reads_a_target_as_parse_head_does(method: str, target: bytes) -> None:
+    from wsgi_simple_server._parser import origin_form  # noqa: PLC0415 - the module's helper
+
+    head = method.encode() + b" " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        request = parse_all(head)
+    except ParseError:
+        request = None
+    if request is None:
+        with pytest.raises(ParseError) as refused:
+            origin_form(method, target.decode("iso-8859-1"))
+        assert refused.value.status == 400
+        return
+    path, host = origin_form(method, target.decode("iso-8859-1"))
+    assert path == request.path + ("?" + request.query if request.query else "")
+    assert ("Host", host or "x") in request.headers
+
+
+_framing_fields = st.lists(
+    st.tuples(
+        st.sampled_from(["Content-Length", "Transfer-Encoding", "content-length"]),
+        st.sampled_from(["5", "05", "5, 5", "5,6", "x", "", "chunked", "gzip, chunked", "Chunked"]),
+    ),
+    max_size=3,
+)
+
+
+@given(st.sampled_from(["HTTP/1.0", "HTTP/1.1"]), _framing_fields)
+def test_body_framing_frames_a_body_as_parse_head_does(
+    version: str, fields: list[tuple[str, str]]
+) -> None:
+    from wsgi_simple_server._parser import body_framing  # noqa: PLC0415 - the module's helper
+
+    lines = b"".join(f"{name}: {value}\r\n".encode() for name, value in fields)
+    head = f"POST / {version}\r\nHost: x\r\n".encode() + lines + b"\r\n"
+    expected: tuple[int | None, bool] | int
+    try:
+        request = parse(head)
+        expected = (request.content_length, request.chunked)
+    except ParseError as exc:
+        expected = exc.status
+    try:
+        framing: tuple[int | None, bool] | int = body_framing(version, fields, DEFAULT_CONFIG)
+    except ParseError as exc:
+        framing = exc.status
+    assert framing == expected

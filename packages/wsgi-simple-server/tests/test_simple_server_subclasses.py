@@ -308,6 +308,33 @@ def test_a_handler_with_its_own_init_is_served_the_stdlib_way(kit: Any) -> None:
     assert lines == ['myapp "GET / HTTP/1.0" 200 0']
 
 
+def test_a_server_with_its_own_get_request_reads_requests_as_the_engine(kit: Any) -> None:
+    accepted: list[Any] = []
+
+    class Counting(WSGIServer):
+        def get_request(self) -> tuple[socket.socket, Any]:
+            request = super().get_request()
+            accepted.append(request[1])
+            return request
+
+    config = kit.QUIET.replace(header_timeout_s=0.3)
+    with kit.running(kit.echo_app, config, server_class=Counting) as server:
+        assert server.stdlib_path_reason().endswith("Counting.get_request is overridden")
+        with kit.connect(server, timeout=10) as stalled:
+            stalled.sendall(b"POST /c HTTP/1.1\r\n")  # and nothing more: closed in time
+            chunked = (
+                b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+            )
+            response = kit.roundtrip(server, chunked)
+            assert kit.read_all(stalled) == b""
+        assert response.startswith(b"HTTP/1.0 200 OK\r\n")
+        assert response.endswith(b"\r\n\r\nabcde")  # not an empty body
+        absolute = b"GET http://h.example/abs HTTP/1.1\r\nHost: t\r\n\r\n"
+        assert b"X-Path: /abs\r\n" in kit.roundtrip(server, absolute)
+    assert len(accepted) == 3
+
+
 def test_make_server_returns_the_server_class_it_is_given(kit: Any) -> None:
     class Counting(WSGIServer):
         counter: int = 0
