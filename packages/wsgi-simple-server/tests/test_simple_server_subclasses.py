@@ -335,6 +335,28 @@ def test_a_server_with_its_own_get_request_reads_requests_as_the_engine(kit: Any
     assert len(accepted) == 3
 
 
+@pytest.mark.parametrize("own_timeout", [None, 7.0])
+def test_the_stdlib_path_times_the_body_by_the_config_or_the_handlers_timeout(
+    kit: Any, own_timeout: float | None
+) -> None:
+    seen: list[float | None] = []
+
+    class Timed(WSGIRequestHandler):
+        timeout = own_timeout
+
+        def setup(self) -> None:
+            super().setup()
+
+        def get_environ(self) -> dict[str, Any]:
+            seen.append(self.connection.gettimeout())
+            return super().get_environ()
+
+    config = kit.QUIET.replace(header_timeout_s=3.0, body_timeout_s=20.0, send_timeout_s=25.0)
+    with kit.running(kit.echo_app, config, handler_class=Timed) as server:
+        assert kit.roundtrip(server, b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")
+    assert seen == [own_timeout or 25.0]
+
+
 def test_make_server_returns_the_server_class_it_is_given(kit: Any) -> None:
     class Counting(WSGIServer):
         counter: int = 0

@@ -550,7 +550,9 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         chunked = self._read_head(config)
         if chunked is None:  # answered, or closed
             return
-        if isinstance(self.connection, socket.socket):
+        if self.timeout is None and isinstance(self.connection, socket.socket):
+            # The head is in: from now on the body's and the response's timeouts (a
+            # handler's own ``timeout`` attribute, set by ``setup``, is left as it is).
             self.connection.settimeout(max(config.body_timeout_s, config.send_timeout_s))
         stdin: Any = None
         spool: Any = None
