@@ -30,6 +30,7 @@ from wsgi_simple_server import BindAddress, adopt_socket, parse_bind, systemd_li
 from wsgi_simple_server._listen_cli import _file_mode
 from wsgi_simple_server._listeners import (
     BOUND_NAME,
+    bind_tcp,
     bind_unix,
     listen_fds_environ,
     open_listener,
@@ -184,6 +185,11 @@ def test_a_zone_id_that_names_no_interface_is_said_so() -> None:
     with pytest.raises(OSError, match="zone id %no-such-if names no network interface"):
         open_listener("[fe80::1%no-such-if]:0")
     parse_bind("[ff02::1%lo]:0")  # link-local multicast takes one too
+
+
+def test_bind_tcp_refuses_an_ipv4_mapped_address_as_parse_bind_does() -> None:
+    with pytest.raises(ValueError, match=re.escape("as 127.0.0.1:PORT")):
+        bind_tcp("::ffff:127.0.0.1", 0)
 
 
 def _refused_then_open(fd: int, words: str) -> None:

@@ -150,13 +150,15 @@ def bind_tcp(
     listens on IPv6 only. ``SO_REUSEADDR`` is set (except on Windows), ``SO_REUSEPORT``
     with *reuse_port*. Raise ``OSError`` if the address cannot be had (``socket.gaierror``
     for a host name that does not resolve) and ``ValueError`` if *reuse_port* is not
-    available here.
+    available here or the address is one ``parse_bind`` refuses (IPv4-mapped).
     """
     if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
         raise ValueError("reuse_port: SO_REUSEPORT is not available on this platform")
     family, _, _, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
+    if family == socket.AF_INET6:
+        _check_ipv6(f"[{host}]:{port}", str(address[0]))
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         if os.name != "nt":  # on Windows it would let another socket take the port
