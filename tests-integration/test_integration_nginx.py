@@ -18,7 +18,6 @@ import re
 import shutil
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import httpx
 import pytest
 import trustme
 from cgi_servers import ensure_installed, free_port
+from live_server import running
 from nginx_proxy import DEPLOYMENT_DOCS, Nginx, docs_fragment, nginx_folder, nginx_serving
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
 from wsgi_util import request_uri
@@ -61,14 +61,8 @@ def environ_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]
 
 @contextmanager
 def serving(server: WSGIServer) -> Iterator[WSGIServer]:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 def documented(name: str) -> ServerConfig:

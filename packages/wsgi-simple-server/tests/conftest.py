@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from live_server import running as run_in_thread
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
 
 QUIET = ServerConfig(access_log=False, threads=4, shutdown_timeout_s=2.0)
@@ -86,15 +86,8 @@ def running(
     kwargs: dict[str, Any] = {"server_class": server_class}
     if handler_class is not None:
         kwargs["handler_class"] = handler_class
-    server = make_server(host, 0, app, config=config, **kwargs)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with run_in_thread(make_server(host, 0, app, config=config, **kwargs)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 def address(server: WSGIServer) -> tuple[str, int]:

@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import stat
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from live_server import running
 from wsgi_simple_server import ServerConfig, WSGIRequestHandler, WSGIServer, make_server
 from wsgi_simple_server._listeners import bind_unix
 
@@ -38,15 +38,8 @@ def where_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 @contextmanager
 def serving(server: WSGIServer, app: Any = where_app) -> Iterator[WSGIServer]:
     server.set_app(app)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 def get_unix(path: Path | str, target: str = "/") -> httpx.Response:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import trustme
+from live_server import running
 from wsgi_simple_server import ServerConfig, WSGIRequestHandler, WSGIServer, make_server
 from wsgi_simple_server._proxy import V2_SIGNATURE
 from wsgi_util import request_uri
@@ -87,19 +88,6 @@ GET = b"GET /p?q=1 HTTP/1.1\r\nHost: backend:8000\r\nConnection: close\r\n"
 def path(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     return name
-
-
-@contextmanager
-def running(server: WSGIServer) -> Iterator[WSGIServer]:
-    """Serve with *server* in a thread for the duration of the block."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 @contextmanager

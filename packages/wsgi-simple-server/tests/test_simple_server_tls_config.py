@@ -12,7 +12,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import pytest
 import trustme
 import wsgi_handlers
 from cgi_servers import ensure_installed
+from live_server import running
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
 from wsgi_simple_server import _connection as connection_module
 
@@ -83,15 +83,8 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 @contextmanager
 def serving(server: WSGIServer) -> Iterator[WSGIServer]:
     server.set_app(app)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 def https(files: Files, **settings: Any) -> WSGIServer:
