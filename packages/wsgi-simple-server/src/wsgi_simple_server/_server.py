@@ -170,6 +170,9 @@ class WSGIServer(HTTPServer):
         if isinstance(server_address, tuple) and ":" in str(server_address[0]):
             self.address_family = socket.AF_INET6
         self._stop_requested = threading.Event()
+        # Set by request_shutdown: a plain attribute, as a signal handler may set it
+        # while the main thread it interrupted holds _stop_requested's lock.
+        self._stop_flagged = False
         self._engine_stopped = threading.Event()
         self._engine_stopped.set()
         self._engine_ran = False  # serve_forever has served through the engine
@@ -428,7 +431,7 @@ class WSGIServer(HTTPServer):
             engine.start()
             try:
                 ticks = 0
-                while not self._stop_requested.wait(tick):
+                while not self._stop_flagged and not self._stop_requested.wait(tick):
                     engine.hand_off()
                     ticks += 1
                     if ticks % reap_every == 0:
@@ -450,12 +453,18 @@ class WSGIServer(HTTPServer):
         finally:
             # Cleared here, not on entry: a stop asked for before serving began (a
             # signal during start-up) is kept, and serving can start again afterwards.
+            self._stop_flagged = False
             self._stop_requested.clear()
             self._engine_stopped.set()
 
     def request_shutdown(self) -> None:
-        """Ask ``serve_forever`` to stop and return at once (for signal handlers)."""
-        self._stop_requested.set()
+        """Ask ``serve_forever`` to stop and return at once (for signal handlers).
+
+        It takes no lock: a signal handler runs on the main thread, maybe while that
+        thread holds a lock inside ``serve_forever``, and setting an ``Event`` there
+        would wait for it forever. ``serve_forever`` sees the request within a tick.
+        """
+        self._stop_flagged = True
 
     def shutdown(self) -> None:
         """Stop ``serve_forever`` and wait until it has returned.
