@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from wsgi_simple_server import demo_app, make_server
+from wsgi_simple_server._cli import UsageError, _unknown_variables, parse_command
 
 CLI = [sys.executable, "-m", "wsgi_simple_server"]
 PREFIX = "python -m wsgi_simple_server: error: "
@@ -63,3 +64,58 @@ def test_request_shutdown_takes_no_lock_the_interrupted_main_thread_may_hold() -
         serving.start()
         serving.join(10)
         assert not serving.is_alive(), "serve_forever did not see the stop requested"
+
+
+# -- options and variables ----------------------------------------------------------
+
+
+def test_an_option_wins_over_a_bad_variable_which_is_then_not_read() -> None:
+    # As WSGI_SIMPLE_SERVER_PORT already was: a stale variable is overridden, not fatal.
+    environ = {"WSGI_SIMPLE_SERVER_THREADS": "abc", "WSGI_SIMPLE_SERVER_ACCESS_LOG": "maybe"}
+    command = parse_command(["--threads", "5", "--no-access-log"], environ)
+    assert command.config.threads == 5
+    assert command.config.access_log is False
+    with pytest.raises(UsageError, match="WSGI_SIMPLE_SERVER_THREADS must be an integer"):
+        parse_command([], environ)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # an abbreviation is a typo: not taken as the option it begins
+        (["--thread", "4"], "unrecognized arguments: --thread (did you mean --threads?)"),
+        (["--thraeds", "4"], "unrecognized arguments: --thraeds (did you mean --threads?)"),
+        (
+            ["--max-body", "5"],
+            "unrecognized arguments: --max-body (did you mean --max-body-bytes?)",
+        ),
+        (["--acess-log"], "unrecognized arguments: --acess-log (did you mean --access-log?)"),
+        (["--nope"], "unrecognized arguments: --nope (see --help)"),
+    ],
+)
+def test_a_mistyped_or_abbreviated_option_is_refused_with_a_suggestion(
+    args: list[str], message: str
+) -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_command(args, {})
+    assert str(raised.value) == message
+
+
+def test_a_variable_with_the_prefix_that_is_no_setting_is_warned_about(tmp_path: Path) -> None:
+    assert _unknown_variables(
+        {"WSGI_SIMPLE_SERVER_THREAD": "2", "WSGI_SIMPLE_SERVER_APP": "a:b", "PATH": "/bin"}
+    ) == [
+        "ignoring WSGI_SIMPLE_SERVER_APP: it is not a setting (the variables are listed in --help)",
+        (
+            "ignoring WSGI_SIMPLE_SERVER_THREAD: it is not a setting"
+            " (did you mean WSGI_SIMPLE_SERVER_THREADS?)"
+        ),
+    ]
+    known = {"WSGI_SIMPLE_SERVER_THREADS": "2", "WSGI_SIMPLE_SERVER_PORT": ""}
+    assert _unknown_variables(known) == []
+    result = run_cli("no_such_module", cwd=tmp_path, env={"wsgi_simple_server_threads": "2"})
+    assert result.returncode == 2
+    assert (
+        "[WARNING] ignoring wsgi_simple_server_threads: it is not a setting"
+        " (did you mean WSGI_SIMPLE_SERVER_THREADS?)" in result.stderr
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import importlib.metadata
 import json
 import logging
@@ -321,6 +322,7 @@ def _prog() -> str:
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = _Parser(
         prog=prog,
+        allow_abbrev=False,  # --thread is a typo, not --threads (and stays one as options come)
         usage="%(prog)s [module:app] [options]",
         description="Serve a WSGI application over HTTP/1.1 (demo_app when none is named).",
         epilog=f"Each setting is also read from the environment variable shown; an option "
@@ -445,18 +447,53 @@ def read_settings(
 
     Return the parsed arguments and, for each ``ServerConfig`` field that an option or
     a variable sets, its value and the option or variable that set it (options win).
-    The values are converted to the field's type but not checked by ``ServerConfig``.
+    The values are converted to the field's type but not checked by ``ServerConfig``;
+    a variable whose field an option sets is not read. Raise ``UsageError`` for an
+    unknown option (abbreviations are not taken).
     """
     fields: dict[str, tuple[object, str]] = {}
+    parser = _parser(prog or _prog())
+    args, unknown = parser.parse_known_args(list(argv), argparse.Namespace(fields=fields))
+    if unknown:
+        raise UsageError(f"unrecognized arguments: {' '.join(unknown)} ({_hint(parser, unknown)})")
     for setting in SETTINGS:
         raw = environ.get(setting.variable)
-        if raw is not None:
+        if raw is not None and setting.name not in fields:  # an option wins: not read
             try:
                 fields[setting.name] = (setting.convert(raw), setting.variable)
             except ValueError as exc:
                 raise UsageError(f"{setting.variable} {exc}") from None
-    args = _parser(prog or _prog()).parse_args(list(argv), argparse.Namespace(fields=fields))
     return args, fields
+
+
+def _hint(parser: argparse.ArgumentParser, unknown: Sequence[str]) -> str:
+    """``did you mean --threads?`` for the first unknown option near one, else ``see --help``."""
+    options = list(parser._option_string_actions)  # argparse has no public list of them
+    for word in unknown:
+        if word.startswith("--"):
+            close = difflib.get_close_matches(word.partition("=")[0], options, n=1, cutoff=0.75)
+            if close:
+                return f"did you mean {close[0]}?"
+    return "see --help"
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each ``WSGI_SIMPLE_SERVER_*`` variable of *environ* that is no
+    setting (a typo, or a setting of another version): it is ignored, but said so."""
+    known = [setting.variable for setting in SETTINGS]
+    known += [ENV_PREFIX + name for name in ("HOST", "PORT", "WORKERS")]
+    warnings = []
+    for name in sorted(environ):
+        if name.upper().startswith(ENV_PREFIX) and name not in known:
+            suffixes = [variable.removeprefix(ENV_PREFIX) for variable in known]
+            close = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :], suffixes, n=1)
+            hint = (
+                f"did you mean {ENV_PREFIX}{close[0]}?"
+                if close
+                else "the variables are listed in --help"
+            )
+            warnings.append(f"ignoring {name}: it is not a setting ({hint})")
+    return warnings
 
 
 def parse_command(
@@ -701,6 +738,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = parse_command(sys.argv[1:] if argv is None else argv, os.environ, prog=prog)
         _configure_logging(command)
+        if not is_reloader_child():  # the reloader said it
+            for warning in _unknown_variables(os.environ):
+                _log.warning("%s", warning)
         if command.workers > 1:
             return _serve_workers(command)
         if command.reload and not is_reloader_child():
