@@ -10,7 +10,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from wsgi_simple_server import demo_app, make_server
+from wsgi_simple_server import ServerConfig, demo_app, make_server
+from wsgi_simple_server._app_loader import AppLoadError, load_app
 from wsgi_simple_server._cli import UsageError, _unknown_variables, parse_command
 
 CLI = [sys.executable, "-m", "wsgi_simple_server"]
@@ -119,3 +120,59 @@ def test_a_variable_with_the_prefix_that_is_no_setting_is_warned_about(tmp_path:
         "[WARNING] ignoring wsgi_simple_server_threads: it is not a setting"
         " (did you mean WSGI_SIMPLE_SERVER_THREADS?)" in result.stderr
     )
+
+
+# -- files and directories that are not there ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # watchfiles raised FileNotFoundError("No path was found.") as a traceback
+        (["--reload", "--reload-dir", "missing"], "--reload-dir missing: no such directory"),
+        # the import failed as "cannot import module", the directory unnamed
+        (["--app-dir", "missing", "app:application"], "--app-dir missing: no such directory"),
+    ],
+)
+def test_a_directory_that_is_not_there_is_named(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    assert one_line_error(run_cli("--port", "0", *args, cwd=tmp_path)) == message
+
+
+def test_a_log_config_whose_handler_fails_says_why(tmp_path: Path) -> None:
+    # dictConfig's own message, "Unable to configure handler 'file'", is all there was.
+    (tmp_path / "log.json").write_text(
+        '{"version": 1, "handlers": {"file": {"class": "logging.FileHandler",'
+        ' "filename": "missing/server.log"}}, "root": {"handlers": ["file"]}}'
+    )
+    message = one_line_error(run_cli("--log-config", "log.json", cwd=tmp_path))
+    assert message == (
+        "--log-config log.json: Unable to configure handler 'file':"
+        f" [Errno 2] No such file or directory: '{tmp_path / 'missing' / 'server.log'}'"
+    )
+    (tmp_path / "log.ini").write_text("[loggers]\nkeys=root\n")
+    message = one_line_error(run_cli("--log-config", "log.ini", cwd=tmp_path))
+    assert message == "--log-config log.ini: KeyError: 'formatters'"
+
+
+def test_a_relative_module_name_is_refused_in_one_line() -> None:
+    # importlib's TypeError named a file of the standard library
+    with pytest.raises(AppLoadError, match=r"^application '\.app:application': a relative module"):
+        load_app(".app:application")
+
+
+def test_a_backlog_past_what_listen_takes_is_capped_not_a_traceback() -> None:
+    # socket.listen raised OverflowError for a backlog past a C int
+    config = ServerConfig(backlog=10**12)
+    with make_server("127.0.0.1", 0, demo_app, config=config) as server:
+        assert server.socket.getsockname()[1] > 0
+
+
+def test_ctrl_c_while_the_application_imports_is_one_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "slow.py").write_text("raise KeyboardInterrupt  # as Ctrl-C lands here\n")
+    result = run_cli("--port", "0", "slow:application", cwd=tmp_path)
+    assert result.returncode == 130
+    assert result.stderr == "python -m wsgi_simple_server: interrupted while starting\n"

@@ -113,6 +113,11 @@ def load_app(spec: str, *, factory: bool = False) -> WSGIApplication:
     module_name, _, target = spec.partition(":")
     if not module_name:
         raise AppLoadError(f"application {spec!r} names no module (module:name)")
+    if module_name.startswith("."):
+        raise AppLoadError(
+            f"application {spec!r}: a relative module name cannot be imported"
+            " (name it in full, as package.module, with --app-dir for where it is)"
+        )
     path, call = _parse_target(spec, target or "application")
     obj: object = _import(module_name)
     for i, part in enumerate(path):

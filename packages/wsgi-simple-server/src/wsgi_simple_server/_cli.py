@@ -516,6 +516,12 @@ def parse_command(
     else:
         port = 8000
     host = args.host if args.host is not None else environ.get(ENV_PREFIX + "HOST", "127.0.0.1")
+    directories = [("--app-dir", args.app_dir)]
+    if args.reload:
+        directories += [("--reload-dir", directory) for directory in args.reload_dir]
+    for option, directory in directories:
+        if not os.path.isdir(directory):
+            raise UsageError(f"{option} {directory}: no such directory")
     return Command(
         app=args.app,
         factory=args.factory,
@@ -587,9 +593,26 @@ def _load_log_config(path: str) -> None:
     except UsageError:
         raise
     except Exception as exc:  # OSError, JSON, YAML, configparser and dictConfig errors
-        raise UsageError(
-            f"--log-config {path}: {one_line(str(exc)) or type(exc).__name__}"
-        ) from None
+        raise UsageError(f"--log-config {path}: {_causes(exc)}") from None
+
+
+def _causes(exc: BaseException) -> str:
+    """*exc* and the exceptions that caused it, in one line: dictConfig's ``Unable to
+    configure handler 'file'`` says why only in its cause (``No such file ...``)."""
+    parts: list[str] = []
+    current: BaseException | None = exc
+    for _ in range(5):  # a chain of causes can be a cycle
+        if current is None or len(parts) == 3:
+            break
+        text = one_line(str(current))
+        if not text or isinstance(current, KeyError):  # KeyError: 'formatters'
+            text = f"{type(current).__name__}: {text}".rstrip(": ")
+        if not any(text in part for part in parts):  # said already, as its cause's text
+            parts.append(text)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return ": ".join(parts)
 
 
 # -- serving --------------------------------------------------------------------------
@@ -749,3 +772,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, AppLoadError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before the handlers are set (a slow import, say)
+        print(f"{prog}: interrupted while starting", file=sys.stderr)
+        return 128 + signal.SIGINT

@@ -161,7 +161,8 @@ class WSGIServer(HTTPServer):
             self.config = config
         config = self.config
         if config.backlog is not None:
-            self.request_queue_size = config.backlog
+            # listen() takes a C int (and the kernel caps it at its own maximum anyway).
+            self.request_queue_size = min(config.backlog, 2**31 - 1)
         if config.reuse_port:
             if not hasattr(socket, "SO_REUSEPORT"):
                 raise ValueError("reuse_port: SO_REUSEPORT is not available on this platform")
