@@ -495,7 +495,10 @@ def test_startup_logs_version_threads_event_loop_and_url_and_shutdown_logs_the_d
         )
         assert b"Hello world!" in get(port)
         served.proc.send_signal(signal.SIGTERM)
-        served.wait_for(r"\[INFO\] SIGTERM: stopping \(requests in flight get 10 s\)$")
+        served.wait_for(
+            r"\[INFO\] SIGTERM: stopping \(requests in flight get 10 s;"
+            r" SIGTERM again to stop at once\)$"
+        )
         served.wait_for(
             r"\[INFO\] stopped: 0 request\(s\) in flight finished, 0 cut off at the 10 s "
             r"shutdown timeout, 0 idle connection\(s\) closed$"

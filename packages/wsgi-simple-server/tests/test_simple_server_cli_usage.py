@@ -4,9 +4,12 @@ moments, files that are not there; each mistake one line and exit status 2."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -176,3 +179,48 @@ def test_ctrl_c_while_the_application_imports_is_one_line_not_a_traceback(
     result = run_cli("--port", "0", "slow:application", cwd=tmp_path)
     assert result.returncode == 130
     assert result.stderr == "python -m wsgi_simple_server: interrupted while starting\n"
+
+
+def test_a_second_sigint_stops_at_once_without_waiting_for_the_requests_in_flight(
+    tmp_path: Path,
+) -> None:
+    # It waited the whole --shutdown-timeout-s for a stuck request, whatever was pressed.
+    (tmp_path / "stuck.py").write_text(
+        "import time\ndef application(environ, start_response):\n    time.sleep(300)\n"
+    )
+    proc = subprocess.Popen(
+        [*CLI, "stuck:application", "--port", "0", "--shutdown-timeout-s", "120"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        serving = proc.stdout.readline()
+        port = int(serving.split(" port ")[1].split()[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            for line in proc.stderr:  # the request is in flight once it is accepted
+                if "listening at" in line:
+                    break
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            for line in proc.stderr:
+                if "SIGINT: stopping" in line:
+                    assert "SIGINT again to stop at once" in line
+                    break
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(30) == 128 + signal.SIGINT
+            assert time.monotonic() - started < 20
+        rest = proc.stderr.read()
+        assert "SIGINT again: exiting now, cutting off the requests in flight" in rest
+        assert "Traceback" not in rest
+    finally:
+        proc.kill()
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

@@ -516,12 +516,6 @@ def parse_command(
     else:
         port = 8000
     host = args.host if args.host is not None else environ.get(ENV_PREFIX + "HOST", "127.0.0.1")
-    directories = [("--app-dir", args.app_dir)]
-    if args.reload:
-        directories += [("--reload-dir", directory) for directory in args.reload_dir]
-    for option, directory in directories:
-        if not os.path.isdir(directory):
-            raise UsageError(f"{option} {directory}: no such directory")
     return Command(
         app=args.app,
         factory=args.factory,
@@ -644,6 +638,16 @@ def _server(command: Command, app: WSGIApplication) -> WSGIServer:
     return server
 
 
+def _check_directories(command: Command) -> None:
+    """Raise ``UsageError`` naming ``--app-dir`` or a ``--reload-dir`` that is no directory."""
+    directories = [("--app-dir", command.app_dir)]
+    if command.reload:
+        directories += [("--reload-dir", directory) for directory in command.reload_dirs]
+    for option, directory in directories:
+        if not os.path.isdir(directory):
+            raise UsageError(f"{option} {directory}: no such directory")
+
+
 def _serve(command: Command) -> int:
     if command.app:
         sys.path.insert(0, os.path.abspath(command.app_dir))
@@ -651,13 +655,25 @@ def _serve(command: Command) -> int:
     else:
         app = demo_app
     server = _server(command, app)
+    stopping = False
     with server, restart_on_sighup(server):
 
         def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            name = signal.Signals(signum).name
+            if stopping:  # as gunicorn's and uvicorn's second Ctrl-C
+                _log.warning("%s again: exiting now, cutting off the requests in flight", name)
+                for handler in logging.getLogger().handlers + _log.handlers:
+                    handler.flush()
+                # No unwinding: serve_forever would wait for the requests in flight
+                # again. A Unix socket file left behind is removed by the next start.
+                os._exit(128 + signum)
+            stopping = True
             _log.info(
-                "%s: stopping (requests in flight get %g s)",
-                signal.Signals(signum).name,
+                "%s: stopping (requests in flight get %g s; %s again to stop at once)",
+                name,
                 command.config.shutdown_timeout_s,
+                name,
             )
             server.request_shutdown()
 
@@ -761,6 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = parse_command(sys.argv[1:] if argv is None else argv, os.environ, prog=prog)
         _configure_logging(command)
+        _check_directories(command)
         if not is_reloader_child():  # the reloader said it
             for warning in _unknown_variables(os.environ):
                 _log.warning("%s", warning)
