@@ -224,3 +224,11 @@ def test_a_second_sigint_stops_at_once_without_waiting_for_the_requests_in_fligh
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_a_bracketed_ipv6_host_and_an_upper_case_log_level_are_taken() -> None:
+    # "--host [::1]" failed as "cannot listen on [[::1]]:8000"; "--log-level DEBUG" was
+    # an invalid choice
+    command = parse_command(["--host", "[::1]", "--log-level", "DEBUG"], {})
+    assert (command.host, command.log_level) == ("::1", "debug")
+    assert parse_command([], {"WSGI_SIMPLE_SERVER_HOST": "[::]"}).host == "::"

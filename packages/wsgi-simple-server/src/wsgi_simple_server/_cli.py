@@ -408,6 +408,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     logs.add_argument(
         "--log-level",
         choices=_LOG_LEVELS,
+        type=str.lower,  # DEBUG too, as gunicorn takes it
         help="level of the wsgi_simple_server logger (default: info)",
     )
     return parser
@@ -516,6 +517,8 @@ def parse_command(
     else:
         port = 8000
     host = args.host if args.host is not None else environ.get(ENV_PREFIX + "HOST", "127.0.0.1")
+    if host.startswith("[") and host.endswith("]"):  # [::1], as in a URL or --bind
+        host = host[1:-1]
     return Command(
         app=args.app,
         factory=args.factory,
