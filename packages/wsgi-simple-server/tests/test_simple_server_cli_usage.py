@@ -232,3 +232,10 @@ def test_a_bracketed_ipv6_host_and_an_upper_case_log_level_are_taken() -> None:
     command = parse_command(["--host", "[::1]", "--log-level", "DEBUG"], {})
     assert (command.host, command.log_level) == ("::1", "debug")
     assert parse_command([], {"WSGI_SIMPLE_SERVER_HOST": "[::]"}).host == "::"
+
+
+def test_help_and_version_work_whatever_the_variables_say() -> None:
+    # They failed with the variable's error: the variables were read before the options.
+    for option in ("--help", "--version"):
+        result = run_cli(option, env={"WSGI_SIMPLE_SERVER_THREADS": "x"})
+        assert (result.returncode, result.stderr) == (0, "")
