@@ -239,3 +239,29 @@ def test_help_and_version_work_whatever_the_variables_say() -> None:
     for option in ("--help", "--version"):
         result = run_cli(option, env={"WSGI_SIMPLE_SERVER_THREADS": "x"})
         assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_timeout_longer_than_poll_takes_waits_instead_of_killing_the_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # "--body-timeout-s 1e9" (a user's "never") made poll() raise OverflowError in the
+    # worker: "worker thread 0 died", the request unanswered. (send_timeout_s waits
+    # through the same code.)
+    config = ServerConfig(body_timeout_s=1e9)
+    with make_server("127.0.0.1", 0, demo_app, config=config) as server:
+        serving = threading.Thread(target=server.serve_forever, daemon=True)
+        serving.start()
+        try:
+            port = server.socket.getsockname()[1]
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+                # demo_app does not read the body: the server drains the rest of it,
+                # waiting for bytes that come late.
+                client.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab")
+                time.sleep(0.3)
+                client.sendall(b"cd")
+                head = client.recv(65536)
+            assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert "died" not in caplog.text
+        finally:
+            server.shutdown()
+            serving.join(10)

@@ -64,6 +64,7 @@ RECV_NEEDS_WRITE = _WANT_WRITE
 SEND_NEEDS_READ = _WANT_READ
 SEND_WAITS = SEND_BLOCKED + SEND_NEEDS_READ
 _FILE_BLOCK = 65536
+_LONGEST_WAIT_S = (2**31 - 1) / 1000
 _HAS_SENDMSG = hasattr(socket.socket, "sendmsg")
 _HAS_SENDFILE = hasattr(os, "sendfile")
 
@@ -185,7 +186,9 @@ class Connection:
         self.host = addr[0]
 
     def _wait(self, write: bool, timeout_s: float) -> None:
-        if not _wait_fd(self.fd, write, timeout_s):
+        # poll() takes a C int of milliseconds: a longer timeout (a setting of 1e9 s for
+        # "never") waits this long, about 24 days, rather than raise OverflowError.
+        if not _wait_fd(self.fd, write, min(timeout_s, _LONGEST_WAIT_S)):
             raise TimeoutError("timed out waiting for the client")
 
     def recv_wait(self, size: int) -> bytes:
