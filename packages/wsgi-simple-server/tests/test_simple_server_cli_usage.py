@@ -3,6 +3,7 @@ moments, files that are not there; each mistake one line and exit status 2."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -265,3 +266,44 @@ def test_a_timeout_longer_than_poll_takes_waits_instead_of_killing_the_worker(
         finally:
             server.shutdown()
             serving.join(10)
+
+
+def test_ctrl_c_under_reload_stops_the_server_process_gracefully_once(tmp_path: Path) -> None:
+    pytest.importorskip("watchfiles")
+    # The terminal sends SIGINT to the reloader and its server process alike; the
+    # reloader then sends SIGTERM, which the server took for a second Ctrl-C.
+    (tmp_path / "app.py").write_text(
+        "import time\n"
+        "def application(environ, start_response):\n"
+        "    time.sleep(2)\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'ok']\n"
+    )
+    proc = subprocess.Popen(
+        [*CLI, "app:application", "--port", "0", "--reload", "--no-access-log"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's job
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        port = int(proc.stdout.readline().split(" port ")[1].split()[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(0.5)  # in flight
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
+            assert client.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+        assert proc.wait(30) == 0
+        log = proc.stderr.read()
+        assert "again: exiting now" not in log
+        assert "] stopped: " in log
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

@@ -652,6 +652,7 @@ def _check_directories(command: Command) -> None:
 
 
 def _serve(command: Command) -> int:
+    under_reloader = is_reloader_child()  # asked before _server takes the sockets over
     if command.app:
         sys.path.insert(0, os.path.abspath(command.app_dir))
         app = load_app(command.app, factory=command.factory)
@@ -681,7 +682,9 @@ def _serve(command: Command) -> int:
             server.request_shutdown()
 
         signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        # Under --reload a Ctrl-C reaches the reloader too, which stops this process
+        # with SIGTERM: that is the one stop (not a second signal that cuts it short).
+        signal.signal(signal.SIGINT, signal.SIG_IGN if under_reloader else stop)
         _log.info(
             "%s: application %s, %d worker threads, %s event loop",
             _version(),
