@@ -307,3 +307,28 @@ def test_ctrl_c_under_reload_stops_the_server_process_gracefully_once(tmp_path: 
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "message"),
+    [
+        (["--keyfile", "k.pem"], {}, "--keyfile is a TLS setting: it needs --certfile"),
+        (
+            ["--certfile", "c.pem", "--cert-reqs", "2"],
+            {},
+            "--cert-reqs asks for client certificates: it needs --ca-certs",
+        ),
+        (
+            [],
+            {"WSGI_SIMPLE_SERVER_CIPHERS": "HIGH"},
+            "WSGI_SIMPLE_SERVER_CIPHERS is a TLS setting: it needs WSGI_SIMPLE_SERVER_CERTFILE",
+        ),
+    ],
+)
+def test_a_setting_another_needs_is_named_as_the_user_writes_it(
+    argv: list[str], environ: dict[str, str], message: str
+) -> None:
+    # It said "it needs certfile", "it needs ca_certs": the field, not the option.
+    with pytest.raises(UsageError) as raised:
+        parse_command(argv, environ)
+    assert str(raised.value) == message

@@ -418,17 +418,32 @@ def _blame(message: str, fields: Mapping[str, tuple[object, str]]) -> str:
     """*message* (``ServerConfig``'s) naming the option or variable at fault.
 
     A message that begins with a field's name gets its option or variable in its
-    place; else the first field that is refused alone too is named before it.
+    place; else the first field that is refused alone too is named before it. A field
+    the message says is needed (``it needs certfile``) is named as the one at fault
+    is: ``--certfile``, or ``WSGI_SIMPLE_SERVER_CERTFILE`` after a variable.
     """
     match = re.match(r"(\w+)\b", message)
     if match and match.group(1) in fields:
-        return fields[match.group(1)][1] + message[match.end() :]
+        source = fields[match.group(1)][1]
+        return _name_needed(source + message[match.end() :], source)
     for name, (value, source) in fields.items():
         try:
             ServerConfig(**{name: value})  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            return f"{source}: {message}"
+            return _name_needed(f"{source}: {message}", source)
     return message
+
+
+def _name_needed(message: str, source: str) -> str:
+    by_name = {setting.name: setting for setting in SETTINGS}
+
+    def name(match: re.Match[str]) -> str:
+        setting = by_name.get(match.group(1))
+        if setting is None:
+            return match.group(0)
+        return "needs " + (setting.option if source.startswith("--") else setting.variable)
+
+    return re.sub(r"\bneeds (\w+)\b", name, message)
 
 
 def _port(raw: str, source: str) -> int:
