@@ -332,3 +332,69 @@ def test_a_setting_another_needs_is_named_as_the_user_writes_it(
     with pytest.raises(UsageError) as raised:
         parse_command(argv, environ)
     assert str(raised.value) == message
+
+
+ASYNC_MODULE = """
+async def create_app():
+    pass
+
+async def asgi_app(scope, receive, send):
+    pass
+
+class ASGIApp:
+    async def __call__(self, scope, receive, send):
+        pass
+
+asgi_instance = ASGIApp()
+
+def create(name):
+    def application(environ, start_response):
+        return []
+    return application
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        # it said "taking (scope, receive, send) ... (a factory? then ...())"
+        ("asgi_app", "'{m}:asgi_app' is an object of type function, which is async (an ASGI"),
+        ("asgi_instance", "'{m}:asgi_instance' is an object of type ASGIApp, which is async"),
+        # it said "returned an object of type coroutine", and Python warned at exit
+        # that the coroutine was never awaited (a traceback under -W error)
+        ("create_app()", "the factory '{m}:create_app()' is an async function"),
+        # it named the loader's own line as where the error was
+        (
+            "create()",
+            (
+                "factory '{m}:create()' raised TypeError: create() missing 1 required"
+                " positional argument: 'name'"
+            ),
+        ),
+    ],
+)
+def test_an_asgi_application_or_a_factory_called_wrongly_is_told_plainly(
+    target: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = f"usage_async_{abs(hash(target))}"
+    (tmp_path / f"{module}.py").write_text(ASYNC_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AppLoadError) as raised:
+        load_app(f"{module}:{target}")
+    assert str(raised.value).startswith(message.format(m=module))
+    assert "_app_loader.py" not in str(raised.value)
+
+
+def test_an_async_factory_leaves_no_warning_under_w_error(tmp_path: Path) -> None:
+    (tmp_path / "asyncfactory.py").write_text(ASYNC_MODULE)
+    result = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", *CLI[1:], "asyncfactory:create_app()"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert one_line_error(result).startswith(
+        "the factory 'asyncfactory:create_app()' is an async function"
+    )

@@ -34,7 +34,13 @@ def _where(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {one_line(str(exc))}"
     if isinstance(exc, SyntaxError):
         return text  # its text names the file and line already
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        # not the import machinery, nor this module's call (a factory given the wrong
+        # arguments failed here, before its code ran)
+        if not f.filename.startswith("<") and f.filename != __file__
+    ]
     if frames:
         frame = frames[-1]
         try:
@@ -131,17 +137,43 @@ def load_app(spec: str, *, factory: bool = False) -> WSGIApplication:
     if call is None and factory:
         call = ([], {})
     if call is not None:
-        if not callable(obj):
-            raise AppLoadError(f"factory {spec!r} is not callable ({type(obj).__name__})")
-        try:
-            obj = obj(*call[0], **call[1])
-        except Exception as exc:
-            raise AppLoadError(f"factory {spec!r} raised {_where(exc)}") from None
+        obj = _call_factory(obj, spec, call)
         what = f"the factory {spec!r} returned an object of type {type(obj).__name__}"
+        hint = ""
     else:
         what = f"{spec!r} is an object of type {type(obj).__name__}"
+        hint = f" (a factory? then {module_name}:{'.'.join(path)}() or --factory)"
+    return _checked(obj, what, hint)
+
+
+def _call_factory(
+    factory: object, spec: str, call: tuple[list[object], dict[str, object]]
+) -> object:
+    if not callable(factory):
+        raise AppLoadError(f"factory {spec!r} is not callable ({type(factory).__name__})")
+    try:
+        obj = factory(*call[0], **call[1])
+    except Exception as exc:
+        raise AppLoadError(f"factory {spec!r} raised {_where(exc)}") from None
+    if inspect.iscoroutine(obj):
+        obj.close()  # not awaited: no RuntimeWarning at exit
+        raise AppLoadError(
+            f"the factory {spec!r} is an async function: a WSGI application is made by a plain one"
+        )
+    return obj
+
+
+def _checked(obj: object, what: str, hint: str) -> WSGIApplication:
+    """*obj* if it can be called as ``(environ, start_response)``; *what* names it."""
     if not callable(obj):
         raise AppLoadError(f"{what}, not a WSGI application (a callable)")
+    if inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(
+        getattr(obj, "__call__", None)  # noqa: B004 - an instance's async __call__
+    ):
+        raise AppLoadError(
+            f"{what}, which is async (an ASGI application?): this server runs WSGI"
+            " applications, called as (environ, start_response)"
+        )
     try:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):  # no signature to read (a builtin): trust it
@@ -149,7 +181,6 @@ def load_app(spec: str, *, factory: bool = False) -> WSGIApplication:
     try:
         signature.bind(None, None)
     except TypeError:
-        hint = "" if call else f" (a factory? then {module_name}:{'.'.join(path)}() or --factory)"
         raise AppLoadError(
             f"{what} taking {signature}, not (environ, start_response){hint}"
         ) from None
