@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -398,3 +399,36 @@ def test_an_async_factory_leaves_no_warning_under_w_error(tmp_path: Path) -> Non
     assert one_line_error(result).startswith(
         "the factory 'asyncfactory:create_app()' is an async function"
     )
+
+
+def test_a_stdout_nobody_reads_does_not_stop_the_server(tmp_path: Path) -> None:
+    # The serving line raised BrokenPipeError: a traceback, and no server.
+    proc = subprocess.Popen(
+        [*CLI, "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.close()  # its reader is gone before it writes
+        for line in proc.stderr:
+            if match := re.search(r"listening at http://127\.0\.0\.1:(\d+)/", line):
+                port = int(match.group(1))
+                break
+        else:
+            pytest.fail("no 'listening at' line")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            assert client.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        log = proc.stderr.read()
+        assert "Traceback" not in log
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()

@@ -17,6 +17,7 @@ The application is imported by ``_app_loader``, the listening sockets are opened
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import difflib
 import importlib.metadata
@@ -708,10 +709,25 @@ def _serve(command: Command) -> int:
             command.config.selector_class().__name__,
         )
         _log.info("listening at %s", ", ".join(map(_url, server.sockets)))
-        # On stdout, as http.server prints it (scripts wait for this line).
-        print(serving_message(server), flush=True)
+        _print_serving(server)
         server.serve_forever()
     return 0
+
+
+def _print_serving(server: WSGIServer) -> None:
+    """Print the serving line on stdout, as http.server does (scripts wait for it).
+
+    A stdout that cannot be written (a pipe its reader closed, a full disk) does not
+    stop the server: it is logged, and stdout goes to the null device from then on.
+    """
+    try:
+        print(serving_message(server), flush=True)
+    except OSError as exc:
+        _log.warning("cannot write to stdout (%s): serving anyway", exc.strerror or exc)
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
 
 def _reload(command: Command) -> int:
