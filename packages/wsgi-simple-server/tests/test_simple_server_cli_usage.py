@@ -432,3 +432,10 @@ def test_a_stdout_nobody_reads_does_not_stop_the_server(tmp_path: Path) -> None:
         proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_reload_include_adds_to_the_python_files_as_uvicorns_does() -> None:
+    # "--reload-include '*.html'" replaced *.py: the code itself was no longer watched.
+    command = parse_command(["--reload", "--reload-include", "*.html"], {})
+    assert command.reload_includes == ("*.py", "*.html")
+    assert parse_command(["--reload"], {}).reload_includes == ("*.py",)

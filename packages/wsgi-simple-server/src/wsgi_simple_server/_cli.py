@@ -391,14 +391,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="GLOB",
-        help="file names to watch, repeatable (default: *.py)",
+        help="file names to watch besides *.py, repeatable",
     )
     dev.add_argument(
         "--reload-exclude",
         action="append",
         default=[],
         metavar="GLOB",
-        help="file names not to watch, repeatable",
+        help="file names not to watch (*.py too), repeatable",
     )
     logs = parser.add_argument_group("logging")
     logs.add_argument(
@@ -544,7 +544,8 @@ def parse_command(
         config=config,
         reload=args.reload,
         reload_dirs=tuple(args.reload_dir) or (args.app_dir,),
-        reload_includes=tuple(args.reload_include) or ("*.py",),
+        # As uvicorn's: added to *.py (which --reload-exclude '*.py' takes away).
+        reload_includes=tuple(dict.fromkeys(["*.py", *args.reload_include])),
         reload_excludes=tuple(args.reload_exclude),
         log_config=args.log_config,
         log_level=args.log_level,
