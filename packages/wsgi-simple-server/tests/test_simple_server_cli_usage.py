@@ -439,3 +439,54 @@ def test_reload_include_adds_to_the_python_files_as_uvicorns_does() -> None:
     command = parse_command(["--reload", "--reload-include", "*.html"], {})
     assert command.reload_includes == ("*.py", "*.html")
     assert parse_command(["--reload"], {}).reload_includes == ("*.py",)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="SIGHUP is POSIX's")
+def test_a_sighup_while_the_application_imports_restarts_it_once_serving(
+    tmp_path: Path,
+) -> None:
+    # SIGHUP's default action ended the process (status 129, no word) when a reload
+    # was asked for during the start-up, before the handler was set.
+    (tmp_path / "slow_import.py").write_text(
+        "import pathlib, time\n"
+        "pathlib.Path('importing').write_text('')\n"
+        "time.sleep(1.5)\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'ok']\n"
+    )
+    proc = subprocess.Popen(
+        [*CLI, "slow_import:application", "--bind", "127.0.0.1:0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "importing").exists():
+            assert proc.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGHUP)  # while it imports
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "passed in LISTEN_FDS" in line:  # restarted on its sockets
+                break
+        assert proc.poll() is None, lines
+        for line in proc.stdout:
+            if match := re.search(r"Serving HTTP on 127\.0\.0\.1 port (\d+)", line):
+                port = int(match.group(1))
+                break
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            assert client.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()

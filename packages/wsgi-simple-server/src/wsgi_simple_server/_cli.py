@@ -670,6 +670,11 @@ def _check_directories(command: Command) -> None:
 
 def _serve(command: Command) -> int:
     under_reloader = is_reloader_child()  # asked before _server takes the sockets over
+    if hasattr(signal, "pthread_sigmask") and hasattr(signal, "SIGHUP"):
+        # A reload asked for while the application imports (systemctl reload just
+        # after start) waits for restart_on_sighup's handler, which unblocks it,
+        # instead of ending the process (SIGHUP's default action).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     if command.app:
         sys.path.insert(0, os.path.abspath(command.app_dir))
         app = load_app(command.app, factory=command.factory)
