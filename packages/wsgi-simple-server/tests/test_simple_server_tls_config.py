@@ -309,7 +309,7 @@ def test_a_bad_certificate_on_the_command_line_is_one_line_and_status_2(
         (
             ["--certfile", str(files.combined), "--cert-reqs", "2"],
             {},
-            "it needs ca_certs",
+            "it needs --ca-certs",
         ),
     ]:
         proc = subprocess.run(
