@@ -117,7 +117,11 @@ def test_a_variable_with_the_prefix_that_is_no_setting_is_warned_about(tmp_path:
             " (did you mean WSGI_SIMPLE_SERVER_THREADS?)"
         ),
     ]
-    known = {"WSGI_SIMPLE_SERVER_THREADS": "2", "WSGI_SIMPLE_SERVER_PORT": ""}
+    known = {
+        "WSGI_SIMPLE_SERVER_THREADS": "2",
+        "WSGI_SIMPLE_SERVER_PORT": "",
+        "WSGI_SIMPLE_SERVER_WORKERS": "2",
+    }
     assert _unknown_variables(known) == []
     result = run_cli("no_such_module", cwd=tmp_path, env={"wsgi_simple_server_threads": "2"})
     assert result.returncode == 2
