@@ -4,6 +4,7 @@ moments, files that are not there; each mistake one line and exit status 2."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wsgi_simple_server import ServerConfig, demo_app, make_server
@@ -494,3 +496,36 @@ def test_a_sighup_while_the_application_imports_restarts_it_once_serving(
         proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_the_stop_counts_a_request_served_as_its_connection_is_accepted_as_in_flight(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The first connection of an accepted batch is served at once, and was not marked
+    # busy: the shutdown log said "0 request(s) in flight finished, ... 1 idle
+    # connection(s) closed" for a request the application was running.
+    running, release = threading.Event(), threading.Event()
+
+    def slow_app(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        running.set()
+        release.wait(10)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    caplog.set_level(logging.INFO, logger="wsgi_simple_server")
+    with make_server("127.0.0.1", 0, slow_app) as server:
+        serving = threading.Thread(target=server.serve_forever, daemon=True)
+        serving.start()
+        port = server.socket.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert running.wait(10)
+            stopping = threading.Thread(target=server.shutdown, daemon=True)
+            stopping.start()
+            time.sleep(0.2)  # the stop has counted what is open
+            release.set()
+            assert client.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+            stopping.join(10)
+        serving.join(10)
+    assert "stopped: 1 request(s) in flight finished, 0 cut off" in caplog.text
+    assert "0 idle connection(s) closed" in caplog.text

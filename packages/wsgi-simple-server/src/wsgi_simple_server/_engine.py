@@ -441,7 +441,7 @@ class Engine:
             me.busy_since = time.monotonic()
             if (conn := conns.get(fd)) is None:
                 if (listener := listeners.get(fd)) is not None:
-                    self._accept(listener)
+                    conn = self._accept(listener)
             elif not self._serve_locked(conn):
                 conn = None
             if self._served(me, conn):
@@ -569,7 +569,9 @@ class Engine:
         else:
             self._serve(conn)
 
-    def _accept(self, listener: _Listener) -> None:
+    def _accept(self, listener: _Listener) -> Connection | None:
+        """Accept a batch and serve its first connection; return that one (still
+        ``busy``, as ``_serve_locked`` leaves it, for ``_served``), or None."""
         # Under the accept lock: a stop that begins waits for the batch to be taken in
         # (its connections in self.conns), and no batch after it accepts anything.
         with self._accepting:
@@ -577,14 +579,17 @@ class Engine:
         if first is not None:
             # Clients send their request (or ClientHello) right after connecting: read
             # it now rather than after a trip through the selector (the others are left
-            # to the workers).
+            # to the workers). Busy meanwhile: a graceful stop counts its request as
+            # one in flight, not as an idle connection.
             with first.lock:
                 if not first.closed:
+                    first.busy = True
                     try:
                         self._serve_ready(first)
                     except BaseException:
                         self._close(first)
                         raise
+        return first
 
     def _accept_batch(self, listener: _Listener) -> Connection | None:
         """Accept what waits on *listener* (a batch at most); return the first one."""
