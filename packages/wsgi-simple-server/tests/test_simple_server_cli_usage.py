@@ -529,3 +529,34 @@ def test_the_stop_counts_a_request_served_as_its_connection_is_accepted_as_in_fl
         serving.join(10)
     assert "stopped: 1 request(s) in flight finished, 0 cut off" in caplog.text
     assert "0 idle connection(s) closed" in caplog.text
+
+
+# -- values that would do what nobody meant -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "message"),
+    [
+        # An unset variable in a compose file must not open the server to every network.
+        ([], {"WSGI_SIMPLE_SERVER_HOST": ""}, "WSGI_SIMPLE_SERVER_HOST is empty"),
+        (["--host", ""], {}, "--host is empty"),
+        (["--host", " "], {}, "--host is empty"),
+        (["--threads", "10001"], {}, "--threads must be from 1 to 10000, got 10001"),
+        (["--handoff-s", "1e-9"], {}, "--handoff-s must be from 0.001 to 60"),
+    ],
+)
+def test_a_value_that_would_expose_or_exhaust_the_server_is_refused(
+    args: list[str], environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_command(args, environ)
+
+
+def test_gunicorns_access_logformat_is_an_alias() -> None:
+    command = parse_command(["--access-logformat", "%(h)s %(s)s"], {})
+    assert command.config.access_log_format == "%(h)s %(s)s"
+
+
+def test_a_bind_with_an_unknown_scheme_says_so() -> None:
+    message = one_line_error(run_cli("--bind", "tcp://127.0.0.1:0"))
+    assert "tcp:// is not a kind of listener here" in message, message

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+from wsgi_simple_server import make_server
 from wsgi_simple_server._engine import Engine
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -50,3 +51,26 @@ def test_a_worker_killed_by_a_fault_is_replaced_and_the_next_request_is_answered
             assert kit.Reader(sock).response().body == b"Hello"
     deaths = [r for r in caplog.records if "died" in r.getMessage()]
     assert all(r.name == "wsgi_simple_server" and r.exc_info for r in deaths)
+
+
+def test_a_pool_that_cannot_start_all_its_threads_stops_the_started_ones(
+    kit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[threading.Thread] = []
+    spawn = Engine._spawn
+
+    def spawn_two(self: Engine, index: int) -> threading.Thread:
+        if index == 2:
+            raise RuntimeError("can't start new thread")
+        thread = spawn(self, index)
+        started.append(thread)
+        return thread
+
+    monkeypatch.setattr(Engine, "_spawn", spawn_two)
+    server = make_server("127.0.0.1", 0, kit.hello_app, config=kit.QUIET)
+    with server, pytest.raises(RuntimeError, match="can't start new thread"):
+        server.serve_forever()
+    assert len(started) == 2
+    for thread in started:
+        thread.join(5)
+        assert not thread.is_alive()

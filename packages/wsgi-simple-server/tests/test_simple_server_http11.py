@@ -430,6 +430,8 @@ def test_slow_app_does_not_block_other_clients(kit: Any) -> None:
         {"idle_timeout_s": float("nan")},
         {"header_timeout_s": float("inf")},
         {"threads": "8"},
+        {"threads": 10_001},
+        {"handoff_s": 0.0001},
     ],
 )
 def test_config_refuses_nonsense(changes: dict[str, Any]) -> None:

@@ -93,6 +93,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     # gunicorn --proxy-allow-from: the peers that may send a PROXY protocol header
     "proxy_allow_ips": ("--proxy-allow-from",),
+    # gunicorn --access-logformat: the access line's format, in gunicorn's atoms
+    "access_log_format": ("--access-logformat",),
 }
 
 _UNITS = {"_s": "seconds", "_bytes": "bytes"}
@@ -532,7 +534,17 @@ def parse_command(
         port = _port(raw_port, ENV_PREFIX + "PORT")
     else:
         port = 8000
-    host = args.host if args.host is not None else environ.get(ENV_PREFIX + "HOST", "127.0.0.1")
+    if args.host is not None:
+        host, host_source = args.host, "--host"
+    else:
+        host_source = ENV_PREFIX + "HOST"
+        host = environ.get(host_source, "127.0.0.1")
+    if not host.strip():
+        # An empty address means every interface to socket.bind: never by accident (an
+        # unset variable in a compose file), only when written as 0.0.0.0 or ::.
+        raise UsageError(
+            f"{host_source} is empty; write 0.0.0.0 (or ::) to listen on every interface"
+        )
     if host.startswith("[") and host.endswith("]"):  # [::1], as in a URL or --bind
         host = host[1:-1]
     return Command(

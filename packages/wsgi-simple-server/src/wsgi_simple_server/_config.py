@@ -24,6 +24,9 @@ SELECTORS = {
 
 # Settings whose range is not "a positive number": checked by their own rule.
 _CHECKED_APART = frozenset({"cert_reqs"})
+# Settings with bounds beyond "positive": a pool the process can start (a thread costs
+# a stack), and a keeper that does not spin (it ticks at half of handoff_s).
+_RANGES: dict[str, tuple[float, float]] = {"threads": (1, 10_000), "handoff_s": (0.001, 60.0)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +48,15 @@ class ServerConfig:
     :param max_linger_bytes: most bytes read and discarded from a connection being
         closed (RFC 9112 section 9.6) before it is closed anyway.
     :param max_connections: open connections at most; more are accepted and closed.
-    :param threads: worker threads that parse requests and run the application.
+    :param threads: worker threads that parse requests and run the application (at
+        most 10,000).
     :param header_timeout_s: time a client has to send a whole request head, counted
         from the connection's opening or from the first byte of a following request.
     :param idle_timeout_s: how long a keep-alive connection may wait for its next request.
     :param body_timeout_s: longest wait for the next bytes of a request body.
     :param handoff_s: how long the polling worker may spend on one request before a
-        waiting worker takes over polling (a slow application holds up others this long).
+        waiting worker takes over polling (a slow application holds up others this long;
+        from 0.001 to 60).
     :param send_timeout_s: longest wait for the client to take the next bytes of a response.
     :param linger_timeout_s: how long a connection being closed may still send what
         the server will not read (RFC 9112 section 9.6: the server stops sending, then
@@ -180,6 +185,9 @@ class ServerConfig:
                 continue  # optional settings, switches and names check themselves
             if not isinstance(value, int | float) or not 0 < value < math.inf:
                 raise ValueError(f"{field.name} must be a positive number, got {value!r}")
+            if (bounds := _RANGES.get(field.name)) and not bounds[0] <= value <= bounds[1]:
+                low, high = bounds
+                raise ValueError(f"{field.name} must be from {low:g} to {high:g}, got {value!r}")
         self._check_tls()
 
     def _check_tls(self) -> None:

@@ -250,8 +250,20 @@ class Engine:
             listener.sock.setblocking(False)
             self._selector.register(fd, _READ)
         self._listening = True
-        with self._state:
-            self._threads = [self._spawn(i) for i in range(self.config.threads)]
+        threads: list[threading.Thread] = []
+        try:
+            with self._state:
+                threads.extend(self._spawn(index) for index in range(self.config.threads))
+                self._threads = threads
+        except BaseException:  # e.g. "can't start new thread": the started ones leave
+            self._exiting = True
+            self._wake()
+            for thread in threads:
+                thread.join(1)
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
+            raise
         access_lines.hold()  # access log lines are written by batch: see _poll, reap and stop
 
     def reap(self) -> None:

@@ -100,6 +100,12 @@ def parse_bind(value: str) -> BindAddress:
         return BindAddress("unix", path=path)
     if value.startswith("fd://"):
         return BindAddress("fd", fd=_number(value[5:], "the descriptor", value, 2**31 - 1))
+    scheme, sep, _ = value.partition("://")
+    if sep and scheme.isalnum():  # fd:// and unix:// are read above
+        raise ValueError(
+            f"{value!r}: {scheme}:// is not a kind of listener here; write HOST:PORT,"
+            " [IPV6]:PORT, unix:PATH or fd://N"
+        )
     if value.startswith("["):
         host, bracket, rest = value[1:].partition("]")
         try:
