@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import re
+import socket
+import struct
 import sys
 import threading
 import time
@@ -667,3 +669,33 @@ def test_application_errors_on_the_standard_library_path_go_to_the_error_logger_
     assert record.getMessage() == "Error in the application serving 'GET /x HTTP/1.0' for 127.0.0.1"
     assert record.exc_info is not None
     assert record.exc_info[0] is ValueError
+
+
+def test_a_request_whose_client_left_mid_response_is_logged(
+    kit: Any, records: list[logging.LogRecord]
+) -> None:
+    # As gunicorn does (and nginx, with its 499): the request was served, in part; an
+    # access log without it hides the clients that give up on a slow response.
+    left = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"x" * 65536
+        if environ["PATH_INFO"] != "/gone":
+            return
+        left.wait(5)
+        for _ in range(1000):  # the sends fail: the client is gone
+            yield b"x" * 65536
+
+    with kit.running(app, LOUD) as server:
+        with kit.connect(server) as sock:
+            sock.sendall(GET.format("/gone").encode())
+            sock.recv(1024)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        left.set()
+        kit.roundtrip(server, b"GET /after HTTP/1.0\r\n\r\n")
+        kit.wait_for(lambda: len(records) == 2)
+    assert [record.getMessage().split('"')[1] for record in records] == [
+        "GET /gone HTTP/1.1",
+        "GET /after HTTP/1.0",
+    ]

@@ -372,14 +372,15 @@ def run_exchange(app: Any, conn: Connection, request: Request, site: Site) -> bo
             # does), and its length is known.
             environ.pop("HTTP_TRANSFER_ENCODING", None)
             environ["CONTENT_LENGTH"] = str(request.content_length)
-        if not _run_app(app, environ, exchange):
-            return False
+        in_order = _run_app(app, environ, exchange)
     finally:
         if spool is not None:
             spool.close()
-    if site.hooks.custom_log or config.access_log:
+    # A client that went away mid-response is logged too, as gunicorn does: the line
+    # says what was sent.
+    if (in_order or exchange.client_gone) and (site.hooks.custom_log or config.access_log):
         _log_request(site, exchange)
-    if exchange.close_connection:
+    if not in_order or exchange.close_connection:
         return False
     # A spooled body has left the connection already, whatever the application read.
     return spool is not None or wsgi_input.finished or _body_done(exchange, wsgi_input, config)
