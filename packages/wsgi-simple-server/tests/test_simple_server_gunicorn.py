@@ -299,6 +299,34 @@ def test_sigterm_lets_a_request_in_flight_finish_with_its_whole_response(tmp_pat
         server.wait_for(r"Shutting down: Master")
 
 
+def test_a_request_past_the_graceful_timeout_is_cut_off_by_the_worker_not_sigkill(
+    tmp_path: Path,
+) -> None:
+    argv = runnable(dockerfile_command(), "-w", "1", "--graceful-timeout", "2")
+    with gunicorn(argv, tmp_path) as server:
+        port = server.port
+        started = time.monotonic()
+        result: list[object] = []
+
+        def ask() -> None:
+            try:
+                result.append(get(port, "/slow?60"))
+            except OSError as exc:
+                result.append(exc)
+
+        slow = threading.Thread(target=ask)
+        slow.start()
+        server.wait_for("slow request started")
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+        slow.join(30)
+        assert time.monotonic() - started < 10
+        assert result
+        assert isinstance(result[0], OSError)  # cut off: no response
+        server.wait_for(r"Worker exiting \(pid: \d+\)")
+        assert not [line for line in server.lines if "SIGKILL" in line], server.lines
+
+
 def test_sighup_replaces_the_workers_and_no_request_fails(tmp_path: Path) -> None:
     with gunicorn(runnable(page_command("gunicorn.md"), "-w", "2"), tmp_path) as server:
         first = {int(m.group(1)) for m in server.wait_for(BOOTING, count=2)}

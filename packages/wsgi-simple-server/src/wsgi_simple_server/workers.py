@@ -78,6 +78,9 @@ _DEFAULT_FIELD_SIZE = 8190
 # How often the keeper thread sends the heartbeat, closes expired connections and
 # checks that the arbiter is still its parent.
 _MAINTENANCE_S = 0.1
+# How much sooner than gunicorn's --graceful-timeout a stopping worker cuts off the
+# requests still in flight (a fifth of it when that is less).
+_KILL_MARGIN_S = 1.0
 # --keep-alive 0 (no persistent connections) has no equivalent in the engine yet.
 _MIN_KEEPALIVE_S = 1.0
 
@@ -94,7 +97,8 @@ def server_config(cfg: Any) -> ServerConfig:
     - ``worker_connections`` -> ``max_connections``;
     - ``keepalive`` (seconds) -> ``idle_timeout_s`` (``0``, no keep-alive, is taken
       as one second: the engine keeps every connection it can);
-    - ``graceful_timeout`` -> ``shutdown_timeout_s`` (and the worker's stop waits that long);
+    - ``graceful_timeout`` -> ``shutdown_timeout_s`` (the worker's stop ends a little
+      sooner, before the arbiter kills it);
     - ``limit_request_line`` -> ``max_request_line_bytes`` (gunicorn counts the line
       without its CRLF, and bounds it as gunicorn does: 8190 at most, ``0`` is 1 MiB);
     - ``limit_request_fields`` -> ``max_header_count`` (``0`` or more than 32768: 32768);
@@ -359,8 +363,13 @@ class ThreadedWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type in
         # The stop runs on another thread so that this one goes on passing the lead
         # and sending the heartbeat while requests in flight finish. SIGQUIT or SIGINT
         # meanwhile exit at once (SystemExit from gunicorn's handler, on this thread).
-        # Never longer than the arbiter waits before it kills the process.
-        timeout_s = min(self.config.shutdown_timeout_s, max(self.cfg.graceful_timeout, 0))
+        # Shorter than the arbiter waits before it kills the process (it counts from
+        # its own signal): a request that outlasts the stop is cut off, and the
+        # worker exits by itself, its log written, rather than by SIGKILL.
+        graceful_s = max(self.cfg.graceful_timeout, 0)
+        timeout_s = min(
+            self.config.shutdown_timeout_s, graceful_s - min(_KILL_MARGIN_S, graceful_s / 5)
+        )
         stopper = threading.Thread(
             target=engine.stop,
             args=(timeout_s,),
