@@ -778,3 +778,18 @@ def test_the_settings_table_in_the_docs_is_the_generated_one() -> None:
     assert table == _cli.settings_table(), (
         "the settings table in operations.md is stale: run python tools/cli_settings_table.py"
     )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1])
+def test_the_arbiters_other_signals_leave_one_process_serving(signum: int) -> None:
+    # gunicorn's arbiter adds a worker on SIGTTIN, removes one on SIGTTOU and reopens
+    # its log files on SIGUSR1 (logrotate sends it). By default they stop or kill the
+    # process: one process says it ignores them, and goes on serving.
+    served = Served("--port", "0")
+    try:
+        port = served.port()
+        served.proc.send_signal(signum)
+        served.wait_for(rf"\[WARNING\] {signal.Signals(signum).name} ignored: ")
+        assert b"Hello world!" in get(port)
+    finally:
+        assert served.stop() == 0

@@ -680,6 +680,29 @@ def _check_directories(command: Command) -> None:
             raise UsageError(f"{option} {directory}: no such directory")
 
 
+# gunicorn's arbiter's signals that one process has no use for, and why. By default
+# SIGTTIN and SIGTTOU would stop (suspend) the process and SIGUSR1 would end it: a
+# `kill -TTIN` meant for --workers, or logrotate's `kill -USR1`, must not.
+_ARBITER_SIGNALS = {
+    "SIGTTIN": "one process has no worker processes to add (--workers runs several)",
+    "SIGTTOU": "one process has no worker processes to remove (--workers runs several)",
+    "SIGUSR1": "one process opens no log file to reopen (with --log-config, a"
+    " WatchedFileHandler reopens its file when it is rotated)",
+}
+
+
+def _ignore_arbiter_signals() -> None:
+    """Have the signals of ``_ARBITER_SIGNALS`` logged as ignored (where they exist)."""
+
+    def ignored(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        _log.warning("%s ignored: %s", name, _ARBITER_SIGNALS[name])
+
+    for name in _ARBITER_SIGNALS:
+        if (signum := getattr(signal, name, None)) is not None:
+            signal.signal(signum, ignored)
+
+
 def _serve(command: Command) -> int:
     under_reloader = is_reloader_child()  # asked before _server takes the sockets over
     if hasattr(signal, "pthread_sigmask") and hasattr(signal, "SIGHUP"):
@@ -719,6 +742,7 @@ def _serve(command: Command) -> int:
         # Under --reload a Ctrl-C reaches the reloader too, which stops this process
         # with SIGTERM: that is the one stop (not a second signal that cuts it short).
         signal.signal(signal.SIGINT, signal.SIG_IGN if under_reloader else stop)
+        _ignore_arbiter_signals()
         _log.info(
             "%s: application %s, %d worker threads, %s event loop",
             _version(),
