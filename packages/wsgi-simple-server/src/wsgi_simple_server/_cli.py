@@ -76,9 +76,9 @@ ENV_PREFIX = "WSGI_SIMPLE_SERVER_"
 # The names gunicorn and uvicorn give the same settings, accepted as aliases (the
 # field's own option is the one documented first).
 ALIASES: dict[str, tuple[str, ...]] = {
-    # gunicorn --limit-request-line (gunicorn's 0, "unlimited", is refused here)
-    "max_request_line_bytes": ("--limit-request-line",),
-    # gunicorn --limit-request-fields
+    # (Not gunicorn --limit-request-line: it counts the line without its CRLF, and 0
+    # means unlimited; the gunicorn worker converts it, see workers.server_config.)
+    # gunicorn --limit-request-fields (its 0, "unlimited", is refused here)
     "max_header_count": ("--limit-request-fields",),
     # gunicorn --worker-connections: the most simultaneous clients
     "max_connections": ("--worker-connections",),
