@@ -4,8 +4,13 @@ package tests use ``running`` too: ``tests-integration`` is on their path)."""
 from __future__ import annotations
 
 import contextlib
+import re
+import signal
+import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
@@ -33,3 +38,71 @@ def serving(app: Any, config: ServerConfig) -> Iterator[WSGIServer]:
     """Serve *app* on 127.0.0.1 with *config* in a thread for the duration of the block."""
     with running(make_server("127.0.0.1", 0, app, config=config)) as live:
         yield live
+
+
+class Watched:
+    """A server process started by a test, its output lines (stdout and stderr) collected
+    as they come, so that a test waits for what it logs rather than sleeping."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        env: dict[str, str],
+        pass_fds: tuple[int, ...] = (),
+    ) -> None:
+        self.proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            pass_fds=pass_fds,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._eof = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._eof = True
+            self._changed.notify_all()
+
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = 30.0) -> list[re.Match[str]]:
+        """Wait until *count* output lines match *pattern*; return their matches (raise
+        ``AssertionError`` with the output after *timeout* seconds or at its end)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [m for line in self.lines if (m := regex.search(line))]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._eof:
+                    output = "\n".join(self.lines)
+                    raise AssertionError(f"{count} x {pattern!r} not printed:\n{output}")
+                self._changed.wait(remaining)
+
+    def stop(self, signum: int | None = signal.SIGTERM) -> int:
+        """Send *signum* (None: none, it is ending), wait for the exit status (30 s, then
+        kill it) and return it."""
+        if signum is not None and self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+        finally:
+            self._reader.join(10)
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()

@@ -134,13 +134,14 @@ def _start(name: str, command: list[str], port: int, folder: Path, error_log: Pa
                 return WebServer(name, port, folder, error_log, process)
         except OSError:
             time.sleep(0.05)
-    _stop(process)
+    stop_process(process)
     raise ServerUnavailableError(
         f"{name} did not listen on 127.0.0.1:{port} in {START_TIMEOUT_S} s"
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server process by its pid: TERM, then KILL if it lingers."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -156,7 +157,7 @@ def _serving(name: str, command: list[str], port: int, folder: Path) -> Iterator
     try:
         yield server
     finally:
-        _stop(server.process)
+        stop_process(server.process)
 
 
 @contextlib.contextmanager

@@ -24,11 +24,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cgi_servers import ServerUnavailableError, ensure_installed
+from cgi_servers import ServerUnavailableError, ensure_installed, stop_process
 
 DEPLOYMENT_DOCS = Path(__file__).parent / "docs" / "pages" / "deployment"
 START_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 10.0
 # Debian builds the stream module as a module of its own (libnginx-mod-stream).
 STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 
@@ -144,7 +143,7 @@ def nginx_serving(
         _wait_listening(nginx, ports)
         yield nginx
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _wait_listening(nginx: Nginx, ports: list[int]) -> None:
@@ -162,14 +161,3 @@ def _wait_listening(nginx: Nginx, ports: list[int]) -> None:
                 waiting.pop(0)
         except OSError:
             time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop nginx by its pid: TERM (a fast shutdown), KILL if it lingers."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT_S)

@@ -19,13 +19,13 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import trustme
+from live_server import Watched
 from wsgi_simple_server._cli import UsageError, parse_command
 
 CLI = [sys.executable, "-m", "wsgi_simple_server"]
@@ -50,7 +50,7 @@ VARIABLE = "WSGI_SIMPLE_SERVER_WORKERS"
 ACCESS_LINE = r'127\.0\.0\.1 - - \[.*\] "GET / HTTP/1\.1" 200 \d+$'
 
 
-class Arbiter:
+class Arbiter(Watched):
     """``python -m wsgi_simple_server --workers ...`` in *cwd*; its output lines (stdout
     and stderr) are collected as they come."""
 
@@ -62,62 +62,15 @@ class Arbiter:
         pass_fds: tuple[int, ...] = (),
         launcher: tuple[str, ...] = (),
     ) -> None:
-        self.proc = subprocess.Popen(
+        super().__init__(
             [*launcher, *CLI, *args],
-            cwd=cwd,
-            env={**os.environ, "XDG_RUNTIME_DIR": str(cwd), **(env or {})},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            pass_fds=pass_fds,
+            cwd,
+            {**os.environ, "XDG_RUNTIME_DIR": str(cwd), **(env or {})},
+            pass_fds,
         )
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._eof = False
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self._eof = True
-            self._changed.notify_all()
-
-    def wait_for(self, pattern: str, count: int = 1, timeout: float = 30.0) -> list[re.Match[str]]:
-        """Wait until *count* output lines match *pattern*; return their matches."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [m for line in self.lines if (m := regex.search(line))]
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._eof:
-                    output = "\n".join(self.lines)
-                    raise AssertionError(f"{count} x {pattern!r} not printed:\n{output}")
-                self._changed.wait(remaining)
 
     def port(self) -> int:
         return int(self.wait_for(SERVING)[0].group(1))
-
-    def stop(self, signum: int | None = signal.SIGTERM) -> int:
-        """Send *signum* (None: none, it is ending) and wait for the exit status."""
-        if signum is not None and self.proc.poll() is None:
-            self.proc.send_signal(signum)
-        try:
-            return self.proc.wait(30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(10)
-            self._reader.join(10)
-            assert self.proc.stdout is not None
-            self.proc.stdout.close()
 
 
 @contextmanager

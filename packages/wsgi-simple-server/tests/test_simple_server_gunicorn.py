@@ -20,7 +20,6 @@ import shlex
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import trustme
 from gunicorn.config import Config
+from live_server import Watched
 from wsgi_simple_server.workers import ThreadedWorker, server_config
 
 DEPLOYMENT_DOCS = Path(__file__).resolve().parents[3] / "tools" / "docs" / "pages" / "deployment"
@@ -95,67 +95,16 @@ def runnable(argv: list[str], *extra: str, bind: str = "127.0.0.1:0") -> list[st
     return [sys.executable, "-m", "gunicorn", *options, *extra, "-b", bind, APP_SPEC]
 
 
-class Gunicorn:
+class Gunicorn(Watched):
     """A gunicorn arbiter started by a test, and the lines it logs."""
 
     def __init__(self, argv: list[str], cwd: Path) -> None:
-        env = dict(os.environ, XDG_RUNTIME_DIR=str(cwd))  # gunicorn's control socket
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._eof = False
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._eof = True
-            self._changed.notify_all()
-
-    def wait_for(self, pattern: str, count: int = 1, timeout: float = 30.0) -> list[re.Match[str]]:
-        """Wait until *count* logged lines match *pattern*; return their matches."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [m for line in self.lines if (m := regex.search(line))]
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._eof:
-                    log = "".join(self.lines)
-                    raise AssertionError(f"{count} x {pattern!r} not logged:\n{log}")
-                self._changed.wait(remaining)
+        # XDG_RUNTIME_DIR: where gunicorn puts its control socket.
+        super().__init__(argv, cwd, dict(os.environ, XDG_RUNTIME_DIR=str(cwd)))
 
     @property
     def port(self) -> int:
         return int(self.wait_for(LISTENING)[0].group(1))
-
-    def stop(self) -> int:
-        """TERM the arbiter and wait for it (kill it if it does not go); its status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._reader.join(10)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        return self.proc.returncode
 
 
 @contextmanager
