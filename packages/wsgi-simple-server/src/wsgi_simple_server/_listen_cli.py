@@ -229,6 +229,9 @@ def restart_on_sighup(server: WSGIServer) -> Iterator[None]:
     try:
         yield
     finally:
+        if requested.is_set():
+            # From here to the new program's handler a SIGHUP is held, not fatal.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
         signal.signal(signal.SIGHUP, previous)
     if requested.is_set():
         reexec(server)
@@ -247,6 +250,9 @@ def reexec(server: WSGIServer) -> NoReturn:
     ``sys.orig_argv`` run by ``sys.executable``. If the ``exec`` fails the process exits
     with status 1 (its descriptors are no longer what its objects think).
     """
+    # Until the new program has its handler, a SIGHUP would end it (the default
+    # action): the signal stays blocked across the exec, and pending, until then.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     sockets = server.sockets
     names = [BOUND_NAME if sock.fileno() in server._socket_files else "unknown" for sock in sockets]
     env = listen_fds_environ(names, os.getpid())
@@ -256,9 +262,6 @@ def reexec(server: WSGIServer) -> NoReturn:
         handler.flush()
     sys.stdout.flush()
     sys.stderr.flush()
-    # Until the new program has its handler, a SIGHUP would end it (the default
-    # action): the signal stays blocked across the exec, and pending, until then.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     # First above the target range, so that no target descriptor is one still to move.
     first_free = SD_LISTEN_FDS_START + len(sockets)
     moved = [fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, first_free) for sock in sockets]
