@@ -39,7 +39,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -202,11 +202,6 @@ def _new_dates() -> _Dates:
     return dates
 
 
-def log_date_time_string() -> str:
-    """Return the local time as ``BaseHTTPRequestHandler.log_date_time_string`` does."""
-    return _dates_now()[1]
-
-
 def log_access(host: str, message: str) -> None:
     """Log *message* for a client at *host*, prefixed as the standard library does.
 
@@ -215,14 +210,20 @@ def log_access(host: str, message: str) -> None:
     """
     if not access_logger.isEnabledFor(_INFO):
         return
-    line = f"{host} - - [{_dates_now()[1]}] {_escape(message)}"
+    _emit(f"{host} - - [{_dates_now()[1]}] {_escape(message)}", lambda: {"remote_addr": host})
+
+
+def _emit(line: str, fields: Callable[[], Mapping[str, object]]) -> None:
+    """Write access log *line*: batched to ``sys.stderr`` when the logger is as set up
+    here (``direct()``), else as a ``LogRecord`` carrying *fields()* as attributes
+    (the lines batched before it written first, so the order holds)."""
     if direct():
         access_lines.add(line + "\n")
         return
     access_lines.flush()
     access_logger.handle(
         access_logger.makeRecord(
-            access_logger.name, _INFO, __file__, 0, line, (), None, extra={"remote_addr": host}
+            access_logger.name, _INFO, __file__, 0, line, (), None, extra=fields()
         )
     )
 
@@ -434,21 +435,12 @@ class AccessLog:
         *source* is asked for the whole ``AccessEntry`` only when more is needed (a
         format, or a set-up of the logger other than this module's).
 
-        This runs once a request: ``direct()`` is written out here, and the line is
-        appended to the pending ones without ``PendingLines.add``'s call.
+        This runs once a request: the line is appended to the pending ones without
+        ``PendingLines.add``'s call.
         """
-        logger = access_logger
-        if not logger.isEnabledFor(_INFO):
+        if not access_logger.isEnabledFor(_INFO):
             return
-        handler = _DEFAULT_HANDLER
-        if (
-            self.format is None
-            and logger.handlers == _DIRECT_HANDLERS
-            and not logger.filters
-            and not handler.filters
-            and handler.formatter is None
-            and handler.level <= _INFO
-        ):
+        if self.format is None and direct():
             pending = access_lines
             lines = pending.lines
             lines.append(_default_line(remote_addr, request_line, status, size))
@@ -461,16 +453,7 @@ class AccessLog:
         """Log the request *entry* describes."""
         if not access_logger.isEnabledFor(_INFO):
             return
-        line = self.line(entry)
-        if direct():
-            access_lines.add(line + "\n")
-            return
-        access_lines.flush()
-        access_logger.handle(
-            access_logger.makeRecord(
-                access_logger.name, _INFO, __file__, 0, line, (), None, extra=entry.fields()
-            )
-        )
+        _emit(self.line(entry), entry.fields)
 
     def line(self, entry: AccessEntry) -> str:
         """The line of *entry*, without its newline."""
