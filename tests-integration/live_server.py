@@ -4,18 +4,45 @@ package tests use ``running`` too: ``tests-integration`` is on their path)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
+from wsgi_util import request_uri
+from wsgi_util.types import StartResponse, WSGIEnvironment
 
 _S = TypeVar("_S", bound=WSGIServer)
+
+# What a proxy in front changes in the environ (forwarding_app answers with them).
+FORWARDING_KEYS = (
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "wsgi.url_scheme",
+    "HTTPS",
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "HTTP_FORWARDED",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+)
+
+
+def forwarding_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """Answer with the ``FORWARDING_KEYS`` of the environ and the request URI, as JSON."""
+    seen: dict[str, Any] = {key: environ.get(key) for key in FORWARDING_KEYS}
+    seen["uri"] = request_uri(environ)
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(seen).encode()]
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import re
 import shutil
 import ssl
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,35 +28,13 @@ import httpx
 import pytest
 import trustme
 from cgi_servers import ensure_installed, free_port
-from live_server import running
+from live_server import forwarding_app, running
 from nginx_proxy import DEPLOYMENT_DOCS, Nginx, docs_fragment, nginx_folder, nginx_serving
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
-from wsgi_util import request_uri
 
 CLIENT_ADDRESS = "127.0.0.2"  # loopback, but not nginx's 127.0.0.1
 HOST = "shop.example"
 QUIET = ServerConfig(access_log=False, threads=2, shutdown_timeout_s=2.0)
-KEYS = (
-    "REMOTE_ADDR",
-    "wsgi.url_scheme",
-    "HTTPS",
-    "HTTP_HOST",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "HTTP_FORWARDED",
-    "HTTP_X_FORWARDED_FOR",
-    "HTTP_X_FORWARDED_PROTO",
-    "HTTP_X_FORWARDED_HOST",
-    "HTTP_X_FORWARDED_PORT",
-)
-
-
-def environ_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-    """Answer with what a proxy changes in the environ, and the request URI, as JSON."""
-    seen: dict[str, Any] = {key: environ.get(key) for key in KEYS}
-    seen["uri"] = request_uri(environ)
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [json.dumps(seen).encode()]
 
 
 @contextmanager
@@ -74,7 +52,7 @@ def documented(name: str) -> ServerConfig:
 
 
 def tcp_server(config: ServerConfig = QUIET) -> WSGIServer:
-    return make_server("127.0.0.1", 0, environ_app, config=config)
+    return make_server("127.0.0.1", 0, forwarding_app, config=config)
 
 
 def port_of(server: WSGIServer) -> int:
@@ -84,7 +62,7 @@ def port_of(server: WSGIServer) -> int:
 def unix_server(path: Path, config: ServerConfig) -> WSGIServer:
     """A server listening on the Unix socket *path*."""
     server = WSGIServer.from_listeners([f"unix:{path}"], config=config)
-    server.set_app(environ_app)
+    server.set_app(forwarding_app)
     return server
 
 

@@ -17,36 +17,11 @@ from typing import Any
 
 import pytest
 import trustme
-from live_server import running
+from live_server import forwarding_app, running
 from wsgi_simple_server import ServerConfig, WSGIRequestHandler, WSGIServer, make_server
 from wsgi_simple_server._proxy import V2_SIGNATURE
-from wsgi_util import request_uri
 
 QUIET = ServerConfig(access_log=False, threads=4, shutdown_timeout_s=2.0)
-
-KEYS = (
-    "REMOTE_ADDR",
-    "REMOTE_PORT",
-    "wsgi.url_scheme",
-    "HTTPS",
-    "HTTP_HOST",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "HTTP_FORWARDED",
-    "HTTP_X_FORWARDED_FOR",
-    "HTTP_X_FORWARDED_PROTO",
-    "HTTP_X_FORWARDED_HOST",
-    "HTTP_X_FORWARDED_PORT",
-)
-
-
-def environ_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-    """Answer with the environ variables a proxy changes, and the request URI, as JSON."""
-    seen = {key: environ.get(key) for key in KEYS}
-    seen["uri"] = request_uri(environ)
-    body = json.dumps(seen).encode()
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [body]
 
 
 class CustomEnviron(WSGIRequestHandler):
@@ -92,7 +67,7 @@ def path(request: pytest.FixtureRequest) -> str:
 
 @contextmanager
 def serving(
-    path: str, config: ServerConfig, host: str = "127.0.0.1", app: Any = environ_app
+    path: str, config: ServerConfig, host: str = "127.0.0.1", app: Any = forwarding_app
 ) -> Iterator[WSGIServer]:
     """Serve *app* on *path* (a key of ``PATHS``), its warnings silenced."""
     handler = PATHS[path] or WSGIRequestHandler
@@ -353,7 +328,7 @@ def tls_serving(ca: trustme.CA, config: ServerConfig, path: str = "engine") -> I
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     handler = PATHS[path] or WSGIRequestHandler
-    server = make_server("127.0.0.1", 0, environ_app, handler_class=handler, config=config)
+    server = make_server("127.0.0.1", 0, forwarding_app, handler_class=handler, config=config)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     with pytest.MonkeyPatch.context() as patch, running(server):
         patch.setattr(logging.getLogger("wsgi_simple_server"), "disabled", True)
@@ -438,7 +413,7 @@ def test_the_access_log_names_the_proxied_client(path: str) -> None:
 def test_a_unix_socket_peer_is_a_trusted_proxy(tmp_path: Path) -> None:
     path = tmp_path / "app.sock"
     server = WSGIServer.from_listeners([f"unix:{path}"], config=PROXIED)
-    server.set_app(environ_app)
+    server.set_app(forwarding_app)
     with running(server):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(5)
