@@ -7,6 +7,7 @@ import contextlib
 import json
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -58,6 +59,38 @@ def running(server: _S) -> Iterator[_S]:
         server.server_close()
         thread.join(timeout=10)
     assert not thread.is_alive(), "serve_forever did not return"
+
+
+def address(server: WSGIServer) -> tuple[str, int]:
+    """The host and port *server* listens on."""
+    host, port = server.server_address[:2]
+    return str(host), int(port)
+
+
+def connect(server: WSGIServer, timeout: float = 5.0) -> socket.socket:
+    """A new client connection to *server*."""
+    return socket.create_connection(address(server), timeout=timeout)
+
+
+def roundtrip(server: WSGIServer, data: bytes, timeout: float = 5.0) -> bytes:
+    """Send *data* on a new connection and return all that comes back until EOF."""
+    with connect(server, timeout) as sock:
+        sock.sendall(data)
+        return read_all(sock)
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """What *sock* receives until EOF (or a reset)."""
+    chunks = []
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from live_server import address, connect, read_all, roundtrip
 from live_server import running as run_in_thread
 from wsgi_simple_server import ServerConfig, WSGIServer, make_server
 
@@ -88,35 +89,6 @@ def running(
         kwargs["handler_class"] = handler_class
     with run_in_thread(make_server(host, 0, app, config=config, **kwargs)) as server:
         yield server
-
-
-def address(server: WSGIServer) -> tuple[str, int]:
-    host, port = server.server_address[:2]
-    return str(host), int(port)
-
-
-def connect(server: WSGIServer, timeout: float = 5.0) -> socket.socket:
-    return socket.create_connection(address(server), timeout=timeout)
-
-
-def roundtrip(server: WSGIServer, data: bytes, timeout: float = 5.0) -> bytes:
-    """Send *data* on a new connection and return all that comes back until EOF."""
-    with connect(server, timeout) as sock:
-        sock.sendall(data)
-        return read_all(sock)
-
-
-def read_all(sock: socket.socket) -> bytes:
-    chunks = []
-    while True:
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    return b"".join(chunks)
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float = 5.0) -> None:

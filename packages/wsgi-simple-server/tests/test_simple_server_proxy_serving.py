@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import trustme
-from live_server import forwarding_app, running
+from live_server import address, connect, forwarding_app, read_all, roundtrip, running
 from wsgi_simple_server import ServerConfig, WSGIRequestHandler, WSGIServer, make_server
 from wsgi_simple_server._proxy import V2_SIGNATURE
 
@@ -75,35 +75,6 @@ def serving(
     with pytest.MonkeyPatch.context() as patch, running(server):
         patch.setattr(logging.getLogger("wsgi_simple_server"), "disabled", True)
         yield server
-
-
-def address(server: WSGIServer) -> tuple[str, int]:
-    host, port = server.server_address[:2]
-    return str(host), int(port)
-
-
-def connect(server: WSGIServer, timeout: float = 5.0) -> socket.socket:
-    return socket.create_connection(address(server), timeout=timeout)
-
-
-def read_all(sock: socket.socket) -> bytes:
-    """What *sock* receives until EOF (or a reset)."""
-    chunks = []
-    while True:
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    return b"".join(chunks)
-
-
-def roundtrip(server: WSGIServer, data: bytes) -> bytes:
-    with connect(server) as sock:
-        sock.sendall(data)
-        return read_all(sock)
 
 
 def test_x_forwarded_from_a_trusted_proxy(path: str) -> None:
