@@ -276,7 +276,6 @@ def test_a_timeout_longer_than_poll_takes_waits_instead_of_killing_the_worker(
 
 
 def test_ctrl_c_under_reload_stops_the_server_process_gracefully_once(tmp_path: Path) -> None:
-    pytest.importorskip("watchfiles")
     # The terminal sends SIGINT to the reloader and its server process alike; the
     # reloader then sends SIGTERM, which the server took for a second Ctrl-C.
     (tmp_path / "app.py").write_text(
