@@ -294,12 +294,7 @@ class Engine:
         idle connections were closed, and requests were cut.
         """
         self.stopping = True
-        if self._listening:
-            self._listening = False
-            with self._state:
-                for fd in self._listeners:
-                    with contextlib.suppress(KeyError, OSError, ValueError):
-                        self._selector.unregister(fd)
+        self._stop_listening()
         with self._accepting:  # a batch being accepted is taken in first
             pass
         open_conns = [conn for conn in list(self.conns.values()) if not conn.lingering]
@@ -358,6 +353,17 @@ class Engine:
         self._wake_w.close()
         access_lines.release()  # and every access log line is written
         return Drained(busy, len(open_conns) - busy, cut)
+
+    def _stop_listening(self) -> None:
+        """Take the listening sockets out of the selector; what waits in their listen
+        queues stays there (for the next server on the same sockets)."""
+        with self._state:
+            if not self._listening:
+                return
+            self._listening = False
+            for fd in self._listeners:
+                with contextlib.suppress(KeyError, OSError, ValueError):
+                    self._selector.unregister(fd)
 
     def _close_idle(self, *, discard: bool) -> None:
         """Close every connection no worker is serving (lingering ones drained first)."""
@@ -613,6 +619,9 @@ class Engine:
         first: Connection | None = None
         for _ in range(_ACCEPT_BATCH):
             if self.stopping:  # what is left in the listen queue waits for the next server
+                # and the listeners leave the selector now, rather than be reported
+                # readable again until stop() takes them out.
+                self._stop_listening()
                 break
             try:
                 sock, addr = accept()
